@@ -1,0 +1,138 @@
+"""The `mesh` command: the front door of the platform for domain engineers and operators."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import MeshError
+from .settings import dagster_home, find_project_root, mesh_home
+
+app = typer.Typer(
+    help="Build, run and inspect the data mesh.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
+# Bound to the real streams: `mesh build` sends the runs' own output (dbt logs) to a log file.
+console = Console(file=sys.__stdout__)
+errors = Console(file=sys.__stderr__)
+
+ProjectOption = Annotated[
+    Optional[Path], typer.Option("--project", help="The mesh project folder (default: found upwards from here).")
+]
+
+
+def _root(project: Path | None) -> Path:
+    try:
+        return find_project_root(project)
+    except FileNotFoundError as exc:
+        _fail(str(exc), "run inside a mesh project or pass --project")
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    errors.print(f"[bold red]error:[/] {message}")
+    if hint:
+        errors.print(f"[dim]hint: {hint}[/]")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def build(
+    domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Build only this domain (repeatable).")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Materialize every product of every domain, producers before consumers."""
+    from .build import build as run_build
+
+    root = _root(project)
+    shown: set[tuple[str, ...]] = set()
+    log_path = mesh_home(root) / "logs" / "build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def on_domain(name: str, phase: str) -> None:
+        if phase == "start":
+            console.print(f"[bold]▶ {name}[/]")
+        else:
+            style = "green" if phase == "succeeded" else "red"
+            console.print(f"[{style}]  {name}: {phase}[/]")
+
+    def on_event(name: str, entry) -> None:
+        event = entry.dagster_event
+        if event is None:
+            return
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            if tuple(event.asset_key.path) in shown:
+                return  # a range of partitions lands as one event per partition; say it once
+            shown.add(tuple(event.asset_key.path))
+            key = ".".join(event.asset_key.path)
+            rows = event.event_specific_data.materialization.metadata.get("dagster/row_count")
+            scope = " (all partitions)" if event.partition else ""
+            console.print(f"  [green]✔[/] {key}{scope}" + (f" — {rows.value:,} rows" if rows else ""))
+        elif event.event_type_value == "STEP_START":
+            console.print(f"  [dim]… {event.step_key}[/]")
+        elif event.event_type_value == "STEP_FAILURE":
+            console.print(f"  [red]✘ {event.step_key}[/]")
+
+    console.print(f"[dim]dbt and run output: {log_path}[/]")
+    try:
+        with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+            report = run_build(root, domain or None, on_event=on_event, on_domain=on_domain)
+    except MeshError as exc:
+        _fail(str(exc))
+    table = Table(title="mesh build")
+    for column in ("product", "rows", "port version", "status"):
+        table.add_column(column, justify="right" if column in ("rows", "port version") else "left")
+    for product in report.products:
+        style = {"published": "green", "failed": "red", "not built": "red"}.get(product.status, "yellow")
+        table.add_row(
+            product.product,
+            f"{product.rows:,}" if product.rows is not None else "",
+            str(product.version) if product.version is not None else "",
+            f"[{style}]{product.status}[/]",
+        )
+    console.print(table)
+    if not report.ok:
+        for line in report.failures():
+            errors.print(f"[bold red]failed:[/] {line}")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    project: ProjectOption = None,
+) -> None:
+    """Start the Dagster UI and daemon on every domain, with the runs `mesh build` recorded."""
+    root = _root(project)
+    home = dagster_home(root)
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(root / "workspace.yaml"), "-p", str(port)]
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home})")
+    process = subprocess.Popen(command, cwd=root, env=env)
+    try:
+        raise typer.Exit(process.wait())
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        raise typer.Exit(process.wait())
+
+
+def main() -> None:
+    try:
+        app()
+    except MeshError as exc:  # expected failures: one readable line
+        errors.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("MESH_DEBUG"):
+            raise
+        errors.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}")
+        errors.print("[dim]hint: set MESH_DEBUG=1 to see the traceback[/]")
+        sys.exit(1)

@@ -1,0 +1,154 @@
+"""ODCS v3 contracts, read with the official `open-data-contract-standard` model.
+
+A port's contract is one ODCS document with one schema object (the port's table). We keep the
+parsed ODCS model and derive from it what the platform needs: typed columns and the Arrow schema
+every publish is cast to.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pydantic
+import yaml
+from open_data_contract_standard.model import OpenDataContractStandard
+
+from ..errors import ContractError
+from .types import arrow_type_for, sql_type_of
+
+REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
+API_VERSIONS = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow_type: pa.DataType
+    logical_type: str | None
+    physical_type: str | None
+    required: bool
+    description: str | None
+    classification: str | None
+
+    @property
+    def sql_type(self) -> str:
+        return sql_type_of(self.arrow_type)
+
+
+@dataclass(frozen=True)
+class Contract:
+    path: Path
+    odcs: OpenDataContractStandard
+    table: str
+    columns: tuple[Column, ...]
+
+    @property
+    def version(self) -> str:
+        return self.odcs.version or ""
+
+    @property
+    def id(self) -> str:
+        return self.odcs.id or ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def arrow_schema(self) -> pa.Schema:
+        """The exact schema of the port: publishing casts every batch to it."""
+        return pa.schema(
+            [pa.field(c.name, c.arrow_type, nullable=not c.required) for c in self.columns],
+            metadata={"mesh.contract_id": self.id, "mesh.contract_version": self.version},
+        )
+
+
+def _format_loc(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text.replace("schema_", "schema")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ContractError(path, None, "contract file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise ContractError(path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ContractError(path, None, "expected a YAML mapping (an ODCS v3 document)")
+    return data
+
+
+def _column(path: Path, index: int, prop) -> Column:
+    field = f"schema[0].properties[{index}]"
+    if not prop.name:
+        raise ContractError(path, f"{field}.name", "every column needs a name")
+    try:
+        arrow_type = arrow_type_for(prop.logicalType, prop.physicalType)
+    except ValueError as exc:
+        raise ContractError(path, f"{field} ({prop.name})", str(exc)) from None
+    return Column(
+        name=prop.name,
+        arrow_type=arrow_type,
+        logical_type=prop.logicalType,
+        physical_type=prop.physicalType,
+        required=bool(prop.required or prop.primaryKey),
+        description=prop.description,
+        classification=prop.classification,
+    )
+
+
+def parse_contract(path: Path) -> Contract:
+    data = _read_yaml(path)
+    for field in REQUIRED_FIELDS:
+        if data.get(field) in (None, ""):
+            raise ContractError(path, field, "required ODCS field is missing")
+    if data["kind"] != "DataContract":
+        raise ContractError(path, "kind", f"expected 'DataContract', found {data['kind']!r}")
+    if data["apiVersion"] not in API_VERSIONS:
+        raise ContractError(path, "apiVersion", f"expected one of {', '.join(API_VERSIONS)}")
+    try:
+        odcs = OpenDataContractStandard.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ContractError(path, _format_loc(first["loc"]), first["msg"]) from None
+    if not odcs.schema_ or len(odcs.schema_) != 1:
+        raise ContractError(path, "schema", "expected exactly one schema object: the port's table")
+    table = odcs.schema_[0]
+    if not table.properties:
+        raise ContractError(path, "schema[0].properties", "the port's table declares no columns")
+    columns = tuple(_column(path, i, p) for i, p in enumerate(table.properties))
+    seen: set[str] = set()
+    for i, column in enumerate(columns):
+        if column.name in seen:
+            raise ContractError(path, f"schema[0].properties[{i}].name", f"duplicate column {column.name!r}")
+        seen.add(column.name)
+    return Contract(path=path, odcs=odcs, table=table.name or path.stem, columns=columns)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached(path: Path, mtime_ns: int) -> Contract:
+    return parse_contract(path)
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Parse (and cache, per file version) the contract at `path`."""
+    path = Path(path).resolve()
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ContractError(path, None, "contract file not found") from None
+    return _cached(path, mtime)

@@ -1,0 +1,107 @@
+"""A domain's dbt project: its profile (written by the platform) and a fresh manifest.
+
+Every dbt project uses the profile `mesh`; the platform writes it per domain because only the
+platform knows where the domain's DuckDB file and the ports live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import DescriptorError
+from .port_source import PLUGIN_ALIAS
+
+PROFILE_NAME = "mesh"
+_IGNORED = {"target", "logs", "dbt_packages"}
+
+
+def dbt_executable() -> str:
+    """dbt from the running interpreter's environment, so an un-activated venv works too."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def write_profile(folder: Path, *, database: str, storage_root: str, domain: str) -> Path:
+    # One dbt thread: DuckDB already spreads each query over every core, and two threads that
+    # reference the same input port race to create its view ("Catalog write-write conflict").
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = {
+        PROFILE_NAME: {
+            "target": "mesh",
+            "outputs": {
+                "mesh": {
+                    "type": "duckdb",
+                    "path": database,
+                    "threads": 1,
+                    "plugins": [
+                        {
+                            "module": "mesh_platform.dbt.port_source",
+                            "alias": PLUGIN_ALIAS,
+                            "config": {"storage_root": storage_root, "domain": domain},
+                        }
+                    ],
+                }
+            },
+        }
+    }
+    path = folder / "profiles.yml"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return folder
+
+
+@dataclass(frozen=True)
+class DomainDbtProject:
+    domain: str
+    project_dir: Path
+    vars: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.project_dir / "target" / "manifest.json"
+
+    def vars_arg(self) -> list[str]:
+        return ["--vars", json.dumps(self.vars, sort_keys=True)] if self.vars else []
+
+    def _fingerprint(self) -> str:
+        """Changes whenever a project file or the vars change: then the manifest is stale."""
+        digest = hashlib.sha256(json.dumps(self.vars, sort_keys=True).encode())
+        for path in sorted(self.project_dir.rglob("*")):
+            if path.is_file() and not _IGNORED.intersection(path.relative_to(self.project_dir).parts):
+                digest.update(f"{path}:{path.stat().st_mtime_ns}".encode())
+        return digest.hexdigest()
+
+    def prepare(self) -> Path:
+        """Return a manifest that matches the project's files, running `dbt parse` if needed."""
+        if not (self.project_dir / "dbt_project.yml").is_file():
+            raise DescriptorError(self.project_dir, "dbt_project.yml", "not a dbt project (file missing)")
+        stamp = self.project_dir / "target" / "mesh_manifest.fingerprint"
+        fingerprint = self._fingerprint()
+        if self.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
+            return self.manifest_path
+        with tempfile.TemporaryDirectory() as profiles:
+            write_profile(Path(profiles), database=":memory:", storage_root="unused", domain=self.domain)
+            completed = subprocess.run(
+                [dbt_executable(), "parse", "--project-dir", str(self.project_dir), "--profiles-dir", profiles,
+                 "--target-path", str(self.project_dir / "target"), "--log-format", "text", *self.vars_arg()],
+                capture_output=True, text=True, cwd=self.project_dir,
+                env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            )
+        if completed.returncode != 0:
+            lines = [l for l in (completed.stdout + completed.stderr).splitlines() if l.strip()]
+            detail = " | ".join(l.split("  ", 1)[-1].strip() for l in lines[-6:])
+            raise DescriptorError(self.project_dir, "dbt parse", f"the dbt project does not parse: {detail}")
+        stamp.write_text(fingerprint)
+        return self.manifest_path
+
+    def clean_run_folder(self, folder: Path) -> None:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,134 @@
+"""The whole mesh as declared on disk: every domain, every product, and how they depend.
+
+Only descriptor files are read here (no domain code is imported), so one domain with broken
+Python never hides the others, and a consumer can check its inputs exist at load time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import yaml
+
+from .errors import DescriptorError, MeshError, UnknownProductError
+from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain
+from .settings import WORKSPACE_FILE
+
+SHARED_FOLDER = "shared_assets"
+DOMAINS_FOLDER = "domains"
+
+
+def domain_folders(root: Path) -> list[Path]:
+    folders = [root / SHARED_FOLDER] if (root / SHARED_FOLDER / DOMAIN_FILE).is_file() else []
+    folders += sorted(p.parent for p in (root / DOMAINS_FOLDER).glob(f"*/{DOMAIN_FILE}"))
+    return folders
+
+
+@dataclass
+class Mesh:
+    root: Path
+    domains: dict[str, Domain] = field(default_factory=dict)
+    broken: dict[Path, MeshError] = field(default_factory=dict)  # folders whose files do not parse
+
+    @classmethod
+    def load(cls, root: str | Path) -> "Mesh":
+        mesh = cls(root=Path(root).resolve())
+        for folder in domain_folders(mesh.root):
+            try:
+                domain = load_domain(folder)
+            except MeshError as exc:
+                mesh.broken[folder] = exc
+                continue
+            if domain.name in mesh.domains:
+                mesh.broken[folder] = DescriptorError(
+                    folder / DOMAIN_FILE, "name", f"domain {domain.name!r} is already declared in {mesh.domains[domain.name].folder}"
+                )
+                continue
+            mesh.domains[domain.name] = domain
+        return mesh
+
+    # -- lookup -----------------------------------------------------------------------------
+    def products(self) -> list[Product]:
+        return [p for d in self.domains.values() for p in d.products.values()]
+
+    def product_ids(self) -> list[str]:
+        return sorted(p.id for p in self.products())
+
+    def find(self, domain: str, product: str) -> Product | None:
+        found = self.domains.get(domain)
+        return found.products.get(product) if found else None
+
+    def closest(self, wanted: str, n: int = 3) -> list[str]:
+        return difflib.get_close_matches(wanted, self.product_ids(), n=n, cutoff=0.5)
+
+    def require(self, wanted: str, consumer: str) -> Product:
+        """The product `wanted` (`domain.product`) as an input of `consumer`, or a clear error."""
+        domain, _, name = wanted.partition(".")
+        found = self.find(domain, name)
+        if found is None:
+            hint = self.closest(wanted)
+            suggestion = f"; closest existing products: {', '.join(hint)}" if hint else ""
+            raise UnknownProductError(
+                f"{consumer} declares input port {wanted!r}, but no domain publishes that product{suggestion}"
+            )
+        return found
+
+    def domain_at(self, folder: Path) -> Domain:
+        folder = folder.resolve()
+        if folder in self.broken:
+            raise self.broken[folder]
+        for domain in self.domains.values():
+            if domain.folder == folder:
+                return domain
+        raise DescriptorError(folder / DOMAIN_FILE, None, "no domain is declared here")
+
+    def consumers_of(self, product: Product) -> list[Product]:
+        return [p for p in self.products() if any(i.key == product.key for i in p.inputs)]
+
+    # -- order ------------------------------------------------------------------------------
+    def domain_dependencies(self) -> dict[str, set[str]]:
+        """Domain -> the other domains whose products it consumes."""
+        graph: dict[str, set[str]] = {name: set() for name in self.domains}
+        for product in self.products():
+            for port in product.inputs:
+                if port.domain != product.domain:
+                    graph[product.domain].add(port.domain)
+        return graph
+
+    def domain_order(self) -> list[str]:
+        """Domains in an order where every producer comes before its consumers."""
+        graph = self.domain_dependencies()
+        try:
+            return list(TopologicalSorter({d: sorted(deps) for d, deps in sorted(graph.items())}).static_order())
+        except CycleError as exc:
+            raise MeshError(f"domains depend on each other in a cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def workspace_locations(root: Path) -> dict[str, str]:
+    """`workspace.yaml`'s locations: location name -> the Python module that defines it."""
+    path = root / WORKSPACE_FILE
+    data = yaml.safe_load(path.read_text()) or {}
+    locations: dict[str, str] = {}
+    for index, entry in enumerate(data.get("load_from") or []):
+        module = (entry or {}).get("python_module")
+        if not isinstance(module, dict) or "module_name" not in module:
+            raise DescriptorError(path, f"load_from[{index}]", "expected a python_module with a module_name")
+        name = module.get("location_name") or module["module_name"]
+        locations[name] = module["module_name"]
+    return locations
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_mesh(root: Path, stamp: tuple) -> Mesh:
+    return Mesh.load(root)
+
+
+def current_mesh(root: Path) -> Mesh:
+    """The mesh as on disk now; reloaded whenever a descriptor or contract file changes."""
+    files = sorted(root.glob(f"{SHARED_FOLDER}/**/*.yaml")) + sorted(root.glob(f"{DOMAINS_FOLDER}/*/**/*.yaml"))
+    stamp = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+    return _cached_mesh(root.resolve(), stamp)

@@ -1,0 +1,198 @@
+"""Output ports as Delta tables: publish a batch atomically, read it back in the consumer's format.
+
+Each publish is one Delta commit. Until it commits, readers see the previous version; a failed
+or killed publish leaves at most orphan data files that no version references.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from ..errors import PublishError
+from ..names import check_name
+
+
+def port_uri(storage_root: str, domain: str, product: str) -> str:
+    """The address of a product's port. Built here only, so the root may become `s3://...`."""
+    check_name(domain, "domain")
+    check_name(product, "product")
+    return f"{storage_root.rstrip('/')}/{domain}/{product}"
+
+
+@dataclass(frozen=True)
+class PartitionSlice:
+    """The rows one publish replaces: `start <= column < end` (a month, or a range of months)."""
+
+    column: str
+    start: dt.date
+    end: dt.date
+
+    def predicate(self) -> str:
+        return f"{self.column} >= '{self.start.isoformat()}' AND {self.column} < '{self.end.isoformat()}'"
+
+    def expression(self) -> ds.Expression:
+        return (ds.field(self.column) >= pa.scalar(self.start)) & (ds.field(self.column) < pa.scalar(self.end))
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    uri: str
+    version: int
+    rows: int
+
+
+def _cast_options(target: pa.DataType) -> pc.CastOptions:
+    # Delta stores microseconds: sub-microsecond digits are dropped on purpose, nothing else is.
+    return pc.CastOptions(target, allow_time_truncate=True)
+
+
+def check_columns(actual: pa.Schema, expected: pa.Schema, label: str) -> None:
+    """Raise PublishError unless `actual` has exactly the contract's columns (in any order)."""
+    names = actual.names
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    missing = [n for n in expected.names if n not in names]
+    undeclared = [n for n in names if n not in expected.names]
+    problems = []
+    if duplicated:
+        problems.append(f"duplicate columns {duplicated}")
+    if missing:
+        problems.append(f"columns the contract requires but the data lacks: {missing}")
+    if undeclared:
+        problems.append(f"columns the data has but the contract does not declare: {undeclared}")
+    if problems:
+        raise PublishError(f"{label}: data does not match its contract: " + "; ".join(problems))
+
+
+def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> pa.RecordBatch:
+    """Cast one batch to the contract's exact schema (order, types, nullability)."""
+    arrays = []
+    for field in schema:
+        column = batch.column(field.name)
+        try:
+            column = pc.cast(column, options=_cast_options(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise PublishError(
+                f"{label}: column {field.name!r} of type {batch.schema.field(field.name).type} "
+                f"cannot be stored as {field.type}: {exc}"
+            ) from None
+        if not field.nullable and column.null_count:
+            raise PublishError(
+                f"{label}: column {field.name!r} is required by the contract but {column.null_count} rows are null"
+            )
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema, label: str) -> pa.RecordBatchReader:
+    """A lazy stream of `data` cast to `schema`: large ports never sit twice in memory."""
+    reader = data.to_reader() if isinstance(data, pa.Table) else data
+    check_columns(reader.schema, schema, label)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            yield conform_batch(batch, schema, label)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+class _Counter:
+    """Counts rows (and checks partition bounds) as batches stream into the Delta writer."""
+
+    def __init__(self, reader: pa.RecordBatchReader, partition: PartitionSlice | None, label: str):
+        self.rows = 0
+        self.error: PublishError | None = None
+        self._reader = reader
+        self._partition = partition
+        self._label = label
+
+    def _batches(self) -> Iterable[pa.RecordBatch]:
+        try:
+            for batch in self._reader:
+                if self._partition is not None and batch.num_rows:
+                    self._check_bounds(batch)
+                self.rows += batch.num_rows
+                yield batch
+        except PublishError as exc:
+            # Raised inside the Delta writer's stream: keep it so the caller sees our message.
+            self.error = exc
+            raise
+
+    def _check_bounds(self, batch: pa.RecordBatch) -> None:
+        values = batch.column(self._partition.column)
+        low, high = pc.min(values).as_py(), pc.max(values).as_py()
+        if low is None or low < self._partition.start or high >= self._partition.end:
+            raise PublishError(
+                f"{self._label}: rows fall outside the partition being published "
+                f"({self._partition.start} <= {self._partition.column} < {self._partition.end}); "
+                f"found values from {low} to {high}"
+            )
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self._reader.schema, self._batches())
+
+
+def table_version(uri: str) -> int | None:
+    try:
+        return DeltaTable(uri).version()
+    except TableNotFoundError:
+        return None
+
+
+def publish(
+    uri: str,
+    data: pa.Table | pa.RecordBatchReader,
+    schema: pa.Schema,
+    *,
+    label: str,
+    partition_by: str | None = None,
+    partition: PartitionSlice | None = None,
+    commit_metadata: dict[str, str] | None = None,
+) -> PublishResult:
+    """Write `data` as the port's next version, in one commit.
+
+    Without `partition`, the whole table is replaced; with it, only the rows of that slice are,
+    and every other partition's files stay untouched.
+    """
+    counter = _Counter(conform(data, schema, label), partition, label)
+    exists = table_version(uri) is not None
+    options = dict(
+        mode="overwrite",
+        partition_by=[partition_by] if partition_by else None,
+        commit_properties=CommitProperties(custom_metadata=commit_metadata or {}),
+    )
+    if partition is not None and exists:
+        options["predicate"] = partition.predicate()
+    else:
+        # A full replace may follow a contract change: the contract's schema wins.
+        options["schema_mode"] = "overwrite"
+    try:
+        write_deltalake(uri, counter.reader(), **options)
+    except Exception as exc:  # deltalake raises several unrelated types
+        if counter.error is not None:
+            raise counter.error from None
+        raise PublishError(f"{label}: writing the Delta port at {uri} failed: {exc}") from exc
+    return PublishResult(uri=uri, version=DeltaTable(uri).version(), rows=counter.rows)
+
+
+def open_port(uri: str, label: str) -> DeltaTable:
+    try:
+        return DeltaTable(uri)
+    except TableNotFoundError:
+        raise PublishError(f"{label} has never been published: no Delta table at {uri}") from None
+
+
+def read_arrow(uri: str, label: str, partition: PartitionSlice | None = None) -> pa.Table:
+    dataset = open_port(uri, label).to_pyarrow_dataset()
+    return dataset.to_table(filter=partition.expression() if partition else None)
+
+
+def read_dataset(uri: str, label: str) -> ds.Dataset:
+    return open_port(uri, label).to_pyarrow_dataset()

@@ -1,0 +1,93 @@
+"""The IO manager every domain gets: outputs become Delta ports, inputs are read from ports.
+
+It knows a product only by its asset key `[domain, product]` and the metadata the platform put
+on the asset (contract file, partition column). No domain code ever sees a path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ..contracts import load_contract
+from ..names import product_id
+from ..settings import storage_root
+from .delta import PartitionSlice, port_uri, publish, read_arrow
+from .formats import from_arrow, to_arrow
+
+CONTRACT_KEY = "mesh/contract"
+PARTITION_COLUMN_KEY = "mesh/partition_column"
+
+
+def column_schema_metadata(schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type), constraints=dg.TableColumnConstraints(nullable=f.nullable)) for f in schema])
+
+
+def _slice(context: dg.InputContext | dg.OutputContext, column: str | None) -> PartitionSlice | None:
+    if column is None or not context.has_asset_partitions:
+        return None
+    window = context.asset_partitions_time_window
+    return PartitionSlice(column, window.start.date(), window.end.date())
+
+
+def _key(asset_key: dg.AssetKey) -> tuple[str, str]:
+    if len(asset_key.path) != 2:
+        raise dg.DagsterInvariantViolationError(
+            f"asset {asset_key.to_user_string()} is not a product: product keys are [domain, product]"
+        )
+    return asset_key.path[0], asset_key.path[1]
+
+
+class PortIOManager(dg.ConfigurableIOManager):
+    """Reads and writes the Delta output ports of the mesh on behalf of one domain."""
+
+    project_root: str
+    domain: str
+
+    def uri(self, domain: str, product: str) -> str:
+        return port_uri(storage_root(self.project_root), domain, product)
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        domain, product = _key(context.asset_key)
+        label = product_id(domain, product)
+        metadata = context.definition_metadata or {}
+        contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
+        partition_column = metadata.get(PARTITION_COLUMN_KEY)
+        result = publish(
+            self.uri(domain, product),
+            to_arrow(obj, label),
+            contract.arrow_schema(),
+            label=label,
+            partition_by=partition_column,
+            partition=_slice(context, partition_column),
+            commit_metadata={
+                "mesh.product": label,
+                "mesh.contract_version": contract.version,
+                "mesh.run_id": context.run_id,
+            },
+        )
+        context.add_output_metadata(port_metadata(result, contract))
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        upstream = context.upstream_output
+        domain, product = _key(context.asset_key)
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+        partition = _slice(context, metadata.get(PARTITION_COLUMN_KEY))
+        table = read_arrow(self.uri(domain, product), product_id(domain, product), partition)
+        context.log.debug(f"read {table.num_rows} rows of {product_id(domain, product)} for {self.domain}")
+        return from_arrow(table, context.dagster_type.typing_type)
+
+
+def port_metadata(result, contract) -> dict[str, Any]:
+    """What each publish records in Dagster: where, which version, how many rows, which schema."""
+    return {
+        "dagster/uri": dg.MetadataValue.path(result.uri),
+        "dagster/row_count": dg.MetadataValue.int(result.rows),
+        "delta_version": dg.MetadataValue.int(result.version),
+        "contract_version": dg.MetadataValue.text(contract.version),
+        "dagster/column_schema": column_schema_metadata(contract.arrow_schema()),
+        "published_at": dg.MetadataValue.timestamp(dt.datetime.now(dt.timezone.utc)),
+    }

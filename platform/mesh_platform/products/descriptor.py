@@ -1,0 +1,219 @@
+"""Product and domain descriptors: what a domain declares about itself and each data product.
+
+A domain folder holds `domain.yaml`, one `products/<product>.yaml` per product and its ODCS
+contract in `contracts/<product>.odcs.yaml`. These files are the single declaration of a product;
+the Dagster assets, checks and ports are derived from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from ..contracts import Contract, load_contract
+from ..errors import DescriptorError
+from ..names import check_name, parse_product_id, product_id
+
+ProductKind = Literal["source-aligned", "aggregate", "consumer-aligned"]
+AccessLevel = Literal["public", "internal", "restricted"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Owner(_Strict):
+    team: str
+    contact: str
+
+    @field_validator("team")
+    @classmethod
+    def _team_is_a_name(cls, value: str) -> str:
+        return check_name(value, "owner team")
+
+    @field_validator("contact")
+    @classmethod
+    def _contact_is_an_email(cls, value: str) -> str:
+        local, _, host = value.partition("@")
+        if not local or "." not in host:
+            raise ValueError(f"expected an e-mail address, found {value!r}")
+        return value
+
+
+class Partitioning(_Strict):
+    """Monthly partitions of a port: each month's rows are published (and replaced) on their own."""
+
+    column: str
+    granularity: Literal["month"] = "month"
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _months(self) -> "Partitioning":
+        if self.start.day != 1 or self.end.day != 1:
+            raise ValueError("start and end must be the first day of a month")
+        if self.end <= self.start:
+            raise ValueError("end must come after start")
+        return self
+
+
+class DomainDescriptor(_Strict):
+    name: str
+    kind: ProductKind
+    description: str
+    owner: Owner
+    dbt_project: str | None = None
+
+    @field_validator("name", "dbt_project")
+    @classmethod
+    def _snake(cls, value: str | None) -> str | None:
+        return value if value is None else check_name(value, "name")
+
+
+class ProductDescriptor(_Strict):
+    name: str
+    description: str
+    kind: ProductKind | None = None  # defaults to the domain's kind
+    owner: Owner | None = None  # defaults to the domain's owner
+    access: AccessLevel = "public"
+    readers: tuple[str, ...] = ()  # domains allowed to read an `internal` product
+    tags: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()  # input ports: `domain.product`
+    contract: str | None = None  # path relative to the domain folder
+    partitioning: Partitioning | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _snake(cls, value: str) -> str:
+        return check_name(value, "product name")
+
+    @field_validator("inputs")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            parse_product_id(item)
+        if len(set(value)) != len(value):
+            raise ValueError("an input port is listed twice")
+        return value
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise DescriptorError(path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise DescriptorError(path, None, "expected a YAML mapping")
+    return data
+
+
+def _parse(model: type[BaseModel], path: Path) -> BaseModel:
+    try:
+        return model.model_validate(_read_yaml(path))
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        loc = ".".join(str(part) for part in error["loc"]) or None
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required field is missing"
+        elif error["type"] == "extra_forbidden":
+            message = f"unknown field; expected one of {', '.join(model.model_fields)}"
+        raise DescriptorError(path, loc, message) from None
+
+
+@dataclass(frozen=True)
+class InputPort:
+    domain: str
+    product: str
+
+    @property
+    def id(self) -> str:
+        return product_id(self.domain, self.product)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.domain, self.product)
+
+
+@dataclass(frozen=True)
+class Product:
+    """A declared data product of one domain (its descriptor, with the domain's defaults applied)."""
+
+    domain: str
+    descriptor: ProductDescriptor
+    path: Path
+    contract_path: Path
+    kind: ProductKind
+    owner: Owner
+
+    @property
+    def name(self) -> str:
+        return self.descriptor.name
+
+    @property
+    def id(self) -> str:
+        return product_id(self.domain, self.name)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.domain, self.name)
+
+    @property
+    def inputs(self) -> tuple[InputPort, ...]:
+        return tuple(InputPort(*parse_product_id(i)) for i in self.descriptor.inputs)
+
+    @cached_property
+    def contract(self) -> Contract:
+        return load_contract(self.contract_path)
+
+
+@dataclass(frozen=True)
+class Domain:
+    descriptor: DomainDescriptor
+    folder: Path
+    products: dict[str, Product] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.descriptor.name
+
+    def product(self, name: str) -> Product:
+        return self.products[name]
+
+
+DOMAIN_FILE = "domain.yaml"
+
+
+def load_domain(folder: Path) -> Domain:
+    """Read a domain folder; DescriptorError names the first bad file and field."""
+    folder = folder.resolve()
+    domain_file = folder / DOMAIN_FILE
+    if not domain_file.is_file():
+        raise DescriptorError(domain_file, None, "every domain folder needs a domain.yaml")
+    descriptor: DomainDescriptor = _parse(DomainDescriptor, domain_file)  # type: ignore[assignment]
+    products: dict[str, Product] = {}
+    for path in sorted((folder / "products").glob("*.yaml")):
+        spec: ProductDescriptor = _parse(ProductDescriptor, path)  # type: ignore[assignment]
+        if spec.name != path.stem:
+            raise DescriptorError(path, "name", f"expected {path.stem!r}, the file's name")
+        contract = folder / (spec.contract or f"contracts/{spec.name}.odcs.yaml")
+        if not contract.is_file():
+            raise DescriptorError(path, "contract", f"no contract file at {contract}")
+        products[spec.name] = Product(
+            domain=descriptor.name,
+            descriptor=spec,
+            path=path,
+            contract_path=contract.resolve(),
+            kind=spec.kind or descriptor.kind,
+            owner=spec.owner or descriptor.owner,
+        )
+    return Domain(descriptor=descriptor, folder=folder, products=products)

@@ -1,0 +1,55 @@
+"""Where the mesh lives: the one place that reads the environment.
+
+Everything is resolved on each call, never at import time, so tests and the CLI can point
+`MESH_HOME` elsewhere without reloading modules.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MESH_HOME_ENV = "MESH_HOME"
+STORAGE_ROOT_ENV = "MESH_STORAGE_ROOT"
+PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
+WORKSPACE_FILE = "workspace.yaml"
+
+
+def find_project_root(start: str | Path | None = None) -> Path:
+    """The folder holding `workspace.yaml`, searched upwards from `start` (default: the cwd)."""
+    if os.environ.get(PROJECT_ROOT_ENV):
+        return Path(os.environ[PROJECT_ROOT_ENV]).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in [here, *here.parents]:
+        if (folder / WORKSPACE_FILE).is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no {WORKSPACE_FILE} found in {here} or any parent folder; run from inside a mesh project "
+        f"or set {PROJECT_ROOT_ENV}"
+    )
+
+
+def mesh_home(project_root: str | Path) -> Path:
+    """Local state of the mesh: Dagster instance, domain warehouses, and by default the ports."""
+    configured = os.environ.get(MESH_HOME_ENV)
+    home = Path(configured) if configured else Path(project_root) / ".mesh"
+    return home.resolve()
+
+
+def storage_root(project_root: str | Path) -> str:
+    """Root of every output port. A local folder by default; may be an object-store URI
+    (`s3://bucket/mesh`), which deltalake reads and writes natively."""
+    configured = os.environ.get(STORAGE_ROOT_ENV)
+    if configured:
+        return configured.rstrip("/")
+    return str(mesh_home(project_root) / "storage")
+
+
+def dagster_home(project_root: str | Path) -> Path:
+    """The Dagster instance `mesh build` records runs in, and `mesh dev` shows."""
+    return mesh_home(project_root) / "dagster"
+
+
+def warehouse_path(project_root: str | Path, domain: str) -> Path:
+    """Each domain's private DuckDB file: only that domain's dbt project ever opens it."""
+    return mesh_home(project_root) / "warehouse" / f"{domain}.duckdb"
