@@ -127,6 +127,7 @@ def domain_definitions(
     root = find_project_root(folder)
     mesh = current_mesh(root)
     domain = mesh.domain_at(folder)
+    inputs = _input_specs(domain, mesh)  # first: an unknown input port fails before any work
 
     implementations = {impl.name: impl for impl in products}
     for name, impl in implementations.items():
@@ -141,7 +142,7 @@ def domain_definitions(
 
         project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, dict(dbt_vars or {}))
         dbt_product_metadata = {n: product_metadata(p, root) for n, p in domain.products.items() if n not in implementations}
-        dbt = build_dbt_assets(domain, project, root, dbt_product_metadata)
+        dbt = build_dbt_assets(domain, project, mesh, dbt_product_metadata)
         assets.append(dbt)
         dbt_models = {key.path[-1] for key in dbt.keys if key.path[0] == domain.name}
 
@@ -149,7 +150,7 @@ def domain_definitions(
         if name not in implementations and name not in dbt_models:
             raise DescriptorError(product.path, "name", f"product {product.id} has no implementation: no @product function and no dbt model named {name!r}")
 
-    assets += _input_specs(domain, mesh)
+    assets += inputs
     return dg.Definitions(
         assets=assets,
         resources={IO_MANAGER_KEY: PortIOManager(project_root=str(root), domain=domain.name)},

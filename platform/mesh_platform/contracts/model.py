@@ -8,9 +8,11 @@ every publish is cast to.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pyarrow as pa
 import pydantic
 import yaml
@@ -78,6 +80,21 @@ def _format_loc(loc: tuple) -> str:
     return text.replace("schema_", "schema")
 
 
+@functools.cache
+def _odcs_validator() -> jsonschema.Validator:
+    """The JSON schema published with the ODCS package: it catches misspelt fields anywhere."""
+    from importlib.resources import files
+
+    schema = json.loads((files("open_data_contract_standard") / "schema.json").read_text())
+    return jsonschema.Draft201909Validator(schema)
+
+
+def _check_structure(path: Path, data: dict) -> None:
+    error = jsonschema.exceptions.best_match(_odcs_validator().iter_errors(data))
+    if error is not None:
+        raise ContractError(path, _format_loc(tuple(error.absolute_path)) or None, error.message)
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
@@ -120,6 +137,7 @@ def parse_contract(path: Path) -> Contract:
         raise ContractError(path, "kind", f"expected 'DataContract', found {data['kind']!r}")
     if data["apiVersion"] not in API_VERSIONS:
         raise ContractError(path, "apiVersion", f"expected one of {', '.join(API_VERSIONS)}")
+    _check_structure(path, data)
     try:
         odcs = OpenDataContractStandard.model_validate(data)
     except pydantic.ValidationError as exc:

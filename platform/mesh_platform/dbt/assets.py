@@ -8,16 +8,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import json
+
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from ..errors import PublishError
+from ..errors import DescriptorError, PublishError
+from ..mesh import Mesh
 from ..names import product_id
 from ..ports.delta import port_uri, publish
 from ..ports.io_manager import port_metadata
 from ..products.descriptor import Domain
 from ..settings import mesh_home, storage_root, warehouse_path
+from .port_source import PLUGIN_ALIAS
 from .project import DomainDbtProject, dbt_executable, write_profile
 from .translator import MeshDbtTranslator
 
@@ -67,10 +71,29 @@ def failure_summary(invocation) -> str:
     return "; ".join(lines) or "see the step's logs"
 
 
+def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh, project_dir: Path) -> None:
+    """Every source read through the port plugin must be a product this domain declares as input."""
+    declared = {port.id for product in domain.products.values() for port in product.inputs}
+    for source in manifest["sources"].values():
+        meta = {**source.get("meta", {}), **source.get("config", {}).get("meta", {})}
+        if meta.get("plugin") != PLUGIN_ALIAS:
+            continue
+        wanted = f"{source['source_name']}.{source['name']}"
+        where = project_dir / source["original_file_path"]
+        mesh.require(wanted, consumer=f"dbt project of domain {domain.name!r} ({where})")
+        if wanted not in declared:
+            raise DescriptorError(
+                where, f"sources.{source['source_name']}.{source['name']}",
+                f"reads product {wanted}, which no product of domain {domain.name!r} declares in its inputs",
+            )
+
+
 def build_dbt_assets(
-    domain: Domain, project: DomainDbtProject, root: Path, product_metadata: Mapping[str, Mapping[str, Any]]
+    domain: Domain, project: DomainDbtProject, mesh: Mesh, product_metadata: Mapping[str, Mapping[str, Any]]
 ) -> dg.AssetsDefinition:
+    root = mesh.root
     manifest_path = project.prepare()
+    check_input_sources(json.loads(manifest_path.read_text()), domain, mesh, project.project_dir)
     translator = MeshDbtTranslator(domain, product_metadata)
 
     @dbt_assets(manifest=manifest_path, dagster_dbt_translator=translator, name=f"{domain.name}_dbt")

@@ -77,7 +77,8 @@ class DomainDbtProject:
         digest = hashlib.sha256(json.dumps(self.vars, sort_keys=True).encode())
         for path in sorted(self.project_dir.rglob("*")):
             if path.is_file() and not _IGNORED.intersection(path.relative_to(self.project_dir).parts):
-                digest.update(f"{path}:{path.stat().st_mtime_ns}".encode())
+                # Relative paths: a copied project (copytree keeps mtimes) reuses its manifest.
+                digest.update(f"{path.relative_to(self.project_dir)}:{path.stat().st_mtime_ns}".encode())
         return digest.hexdigest()
 
     def prepare(self) -> Path:

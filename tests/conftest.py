@@ -1,0 +1,59 @@
+"""Shared fixtures: the real project, copies of it, and a fully built mesh (built once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def mesh_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a mesh command run against `home` (venv tools first on PATH)."""
+    env = {**os.environ, "MESH_HOME": str(home), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("MESH_STORAGE_ROOT", None)
+    env.update(extra)
+    return env
+
+
+def run_mesh(args: list[str], home: Path, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "mesh"), *args], cwd=cwd, env=mesh_env(home), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_project(destination: Path) -> Path:
+    """A private copy of the project (its dbt manifests included) that a test may change."""
+    ignore = shutil.ignore_patterns(".mesh", ".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", "logs")
+    shutil.copytree(ROOT, destination, ignore=ignore)
+    return destination
+
+
+@pytest.fixture
+def mesh_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "mesh_home"
+    monkeypatch.setenv("MESH_HOME", str(home))
+    monkeypatch.delenv("MESH_STORAGE_ROOT", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def built_mesh(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The whole demo mesh built once with the real `mesh build` into a temporary MESH_HOME."""
+    home = tmp_path_factory.mktemp("built") / "mesh_home"
+    result = run_mesh(["build"], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return home, result

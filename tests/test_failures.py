@@ -1,0 +1,117 @@
+"""What a domain engineer sees when a domain is wrong: one clear error, and the rest of the mesh
+still loads and builds."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+
+import pytest
+
+from domains.punctuality.weather_effect import weather_impact
+from mesh_platform import domain_definitions
+from mesh_platform.errors import DescriptorError, UnknownProductError
+from tests.conftest import BIN, copy_project, mesh_env, run_mesh
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(tmp_path / "project")
+
+
+def test_an_input_port_that_does_not_exist_fails_at_load_with_the_closest_products(project):
+    descriptor = project / "domains" / "punctuality" / "products" / "route_performance.yaml"
+    descriptor.write_text(descriptor.read_text().replace("flight_operations.flights", "flight_operations.flight"))
+    with pytest.raises(UnknownProductError) as error:
+        domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
+    message = str(error.value)
+    assert "punctuality.route_performance" in message  # the consumer
+    assert "'flight_operations.flight'" in message  # the missing key
+    assert "closest existing products: flight_operations.flights" in message
+
+
+def test_a_dbt_source_that_names_no_product_fails_at_load(project):
+    sources = project / "dbt_projects" / "punctuality" / "models" / "sources.yml"
+    sources.write_text(sources.read_text().replace("- name: aircraft", "- name: aircrafts"))
+    model = project / "dbt_projects" / "punctuality" / "models" / "aircraft_age_performance.sql"
+    model.write_text(model.read_text().replace("'aircraft'", "'aircrafts'"))
+    with pytest.raises(UnknownProductError, match=r"sources.yml\) declares input port 'fleet.aircrafts'.*fleet.aircraft"):
+        domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
+
+
+def test_a_python_product_must_take_its_declared_inputs(project):
+    descriptor = project / "domains" / "punctuality" / "products" / "weather_impact.yaml"
+    descriptor.write_text(descriptor.read_text().replace("weather.hourly_observations", "shared.airports"))
+    with pytest.raises(DescriptorError) as error:
+        domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
+    assert error.value.path == str(descriptor)
+    assert error.value.field == "inputs"
+    assert "has no parameter 'airports' for input port shared.airports" in error.value.expected
+
+
+def add_broken_domain(project):
+    folder = project / "domains" / "broken_domain"
+    (folder / "products").mkdir(parents=True)
+    (folder / "contracts").mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "domain.yaml").write_text(textwrap.dedent("""\
+        name: broken_domain
+        kind: source-aligned
+        description: A domain whose code does not import.
+        owner: {team: nobody, contact: nobody@mesh.example}
+    """))
+    (folder / "products" / "things.yaml").write_text("name: things\ndescription: Things.\n")
+    (folder / "contracts" / "things.odcs.yaml").write_text(textwrap.dedent("""\
+        apiVersion: v3.0.2
+        kind: DataContract
+        id: urn:mesh:broken_domain:things
+        version: 1.0.0
+        status: active
+        schema:
+          - name: things
+            properties: [{name: thing, logicalType: string}]
+    """))
+    (folder / "definitions.py").write_text("from domains.broken_domain.missing_module import things\n")
+    with open(project / "workspace.yaml", "a") as workspace:
+        workspace.write(
+            "  - python_module:\n"
+            "      module_name: domains.broken_domain.definitions\n"
+            "      working_directory: .\n"
+            "      location_name: broken_domain\n"
+        )
+
+
+def test_a_broken_domain_does_not_stop_the_others(project, tmp_path):
+    add_broken_domain(project)
+    validate = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=project, env=mesh_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path)), capture_output=True, text=True, timeout=300,
+    )
+    output = validate.stdout + validate.stderr
+    assert validate.returncode != 0
+    for location in ["shared", "flight_operations", "fleet", "weather", "punctuality"]:
+        assert f"Validation successful for code location {location}." in output
+    assert "broken_domain" in output and "missing_module" in output
+
+    build = run_mesh(["build", "--domain", "shared", "--domain", "broken_domain"], tmp_path / "home", cwd=project)
+    assert build.returncode == 1
+    assert "shared.carriers" in build.stdout and "published" in build.stdout
+    assert "broken_domain.things" in build.stdout and "not built" in build.stdout
+    assert "broken_domain: failed to load" in build.stderr
+    assert "No module named 'domains.broken_domain.missing_module'" in " ".join(build.stderr.split())
+
+
+def test_a_failing_product_is_named_with_its_step(project, tmp_path):
+    model = project / "dbt_projects" / "fleet" / "models" / "aircraft.sql"
+    model.write_text(model.read_text().replace("cast(seats as integer)", "cast(seats as integer) / 0 * no_such_column"))
+    build = run_mesh(["build", "--domain", "fleet"], tmp_path / "home", cwd=project)
+    assert build.returncode == 1
+    errors = " ".join(build.stderr.split())
+    assert "fleet: failed: step fleet_dbt failed" in errors
+    assert "model.fleet.aircraft" in errors and "no_such_column" in errors
+
+
+def test_an_unknown_domain_is_refused(tmp_path):
+    build = run_mesh(["build", "--domain", "nowhere"], tmp_path / "home")
+    assert build.returncode == 1
+    assert "unknown domain(s) nowhere" in build.stderr

@@ -1,0 +1,68 @@
+"""Monthly ports: publishing one month replaces that month only, atomically, and a consumer in
+another domain reads just the month it builds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from domains.flight_operations.definitions import defs as flight_operations
+from domains.punctuality.definitions import defs as punctuality
+from domains.weather.definitions import defs as weather
+from mesh_platform.build import _partition_tags
+
+
+def files_by_month(table: Path) -> dict[str, dict[str, str]]:
+    """month folder -> {data file: sha256} for every file the current version references."""
+    current = DeltaTable(str(table)).file_uris()
+    months: dict[str, dict[str, str]] = {}
+    for uri in current:
+        path = Path(uri)
+        months.setdefault(path.parent.name, {})[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return months
+
+
+def run(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+    result = defs.resolve_job_def(job).execute_in_process(instance=instance, **kwargs)
+    assert result.success
+    return result
+
+
+def test_one_month_replaces_only_that_month_and_a_consumer_reads_one_month(mesh_home):
+    instance = dg.DagsterInstance.ephemeral()
+    job = flight_operations.resolve_job_def("build_flight_operations")
+    run(flight_operations, "build_flight_operations", instance, tags=_partition_tags(job))
+    table = mesh_home / "storage" / "flight_operations" / "flights"
+    before = files_by_month(table)
+    version = DeltaTable(str(table)).version()
+    assert len(before) == 12
+    march_rows = DeltaTable(str(table)).to_pyarrow_dataset().count_rows(filter=pc.field("flight_month") == pc.scalar(dt.date(2013, 3, 1)))
+
+    result = run(flight_operations, "build_flight_operations", instance, partition_key="2013-03-01")
+    [event] = result.get_asset_materialization_events()
+    assert event.partition == "2013-03-01"
+    assert event.materialization.metadata["dagster/row_count"].value == march_rows
+
+    after = files_by_month(table)
+    assert DeltaTable(str(table)).version() == version + 1
+    assert after.keys() == before.keys()
+    for month in before:
+        if month == "flight_month=2013-03-01":
+            assert after[month].keys().isdisjoint(before[month].keys())  # rewritten
+        else:
+            assert after[month] == before[month]  # same files, same bytes
+    assert DeltaTable(str(table)).to_pyarrow_dataset().count_rows() == 336_776
+
+    # A consumer in another domain builds one month: it must read March only, or its publish
+    # (bounded to March) would refuse rows of other months.
+    run(weather, "build_weather", instance)
+    result = run(punctuality, "build_punctuality", instance, partition_key="2013-03-01",
+                 asset_selection=[dg.AssetKey(["punctuality", "weather_impact"])])
+    impact = DeltaTable(str(mesh_home / "storage" / "punctuality" / "weather_impact")).to_pyarrow_table()
+    assert set(impact.column("month").to_pylist()) == {dt.date(2013, 3, 1)}
+    assert 0 < pc.sum(impact.column("flights")).as_py() <= march_rows
