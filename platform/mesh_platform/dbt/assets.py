@@ -45,7 +45,7 @@ def publish_models(
         for model in models:
             product = domain.products[model]
             contract = product.contract
-            reader = con.sql(f"select * from {_relation_of(manifest, domain.name, model)}").fetch_record_batch(_BATCH_ROWS)
+            reader = con.sql(f"select * from {_relation_of(manifest, domain.name, model)}").to_arrow_reader(_BATCH_ROWS)
             result = publish(
                 port_uri(storage_root(root), domain.name, model),
                 reader,
@@ -115,7 +115,7 @@ def build_dbt_assets(
                 held[model] = event  # its port is published after dbt lets go of the DuckDB file
             else:
                 yield event
-        published = publish_models(database, root, domain, list(held), invocation.manifest, context.run_id)
+        published = publish_models(database, root, domain, list(held), invocation.manifest, context.run.run_id)
         for model, event in held.items():
             yield event.with_metadata({**event.metadata, **published[model]})
         if not invocation.is_successful():
