@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
@@ -25,6 +26,18 @@ REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
 API_VERSIONS = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0")
 
 
+# Classifications that mark personal data: such values never appear in check samples.
+PERSONAL_CLASSIFICATIONS = frozenset({"pii", "personal", "sensitive"})
+SLA_UNITS: dict[str, dt.timedelta] = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), dt.timedelta(seconds=1)),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), dt.timedelta(minutes=1)),
+    **dict.fromkeys(("h", "hr", "hour", "hours"), dt.timedelta(hours=1)),
+    **dict.fromkeys(("d", "day", "days"), dt.timedelta(days=1)),
+    **dict.fromkeys(("w", "week", "weeks"), dt.timedelta(weeks=1)),
+}
+SLA_PROPERTIES = ("freshness", "latency", "retention", "frequency", "availability", "timeOfAvailability")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -34,10 +47,30 @@ class Column:
     required: bool
     description: str | None
     classification: str | None
+    unique: bool = False
+    primary_key: bool = False
+    options: dict = field(default_factory=dict, hash=False, compare=False)
+    enum: tuple = ()
+    references: tuple[str, ...] = ()  # relationship targets: `domain.product.column`
+    quality: tuple = ()  # ODCS DataQuality rules of this column
+
+    @property
+    def is_personal(self) -> bool:
+        return (self.classification or "").lower() in PERSONAL_CLASSIFICATIONS
 
     @property
     def sql_type(self) -> str:
         return sql_type_of(self.arrow_type)
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """One SLA of the contract, with its duration resolved (`freshness: 1 d` -> 1 day)."""
+
+    property: str
+    window: dt.timedelta | None
+    element: str | None
+    description: str | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +79,15 @@ class Contract:
     odcs: OpenDataContractStandard
     table: str
     columns: tuple[Column, ...]
+    quality: tuple = ()  # table-level ODCS DataQuality rules
+    service_levels: tuple[ServiceLevel, ...] = ()
+
+    def service_level(self, name: str) -> ServiceLevel | None:
+        return next((s for s in self.service_levels if s.property == name), None)
+
+    @property
+    def personal_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.is_personal]
 
     @property
     def version(self) -> str:
@@ -117,6 +159,12 @@ def _column(path: Path, index: int, prop) -> Column:
         arrow_type = arrow_type_for(prop.logicalType, prop.physicalType)
     except ValueError as exc:
         raise ContractError(path, f"{field} ({prop.name})", str(exc)) from None
+    references = []
+    for j, relationship in enumerate(prop.relationships or []):
+        target = relationship.to if isinstance(relationship.to, str) else None
+        if target is None or len(target.split(".")) != 3:
+            raise ContractError(path, f"{field}.relationships[{j}].to", "expected 'domain.product.column' of a mesh product")
+        references.append(target)
     return Column(
         name=prop.name,
         arrow_type=arrow_type,
@@ -125,7 +173,37 @@ def _column(path: Path, index: int, prop) -> Column:
         required=bool(prop.required or prop.primaryKey),
         description=prop.description,
         classification=prop.classification,
+        unique=bool(prop.unique or prop.primaryKey),
+        primary_key=bool(prop.primaryKey),
+        options=dict(prop.logicalTypeOptions or {}),
+        enum=tuple(e.value for e in prop.enum or ()),
+        references=tuple(references),
+        quality=tuple(prop.quality or ()),
     )
+
+
+def _service_levels(path: Path, odcs: OpenDataContractStandard, columns: tuple[Column, ...]) -> tuple[ServiceLevel, ...]:
+    levels = []
+    names = {c.name for c in columns}
+    for i, sla in enumerate(odcs.slaProperties or []):
+        where = f"slaProperties[{i}]"
+        if sla.property not in SLA_PROPERTIES:
+            raise ContractError(path, f"{where}.property", f"unknown SLA {sla.property!r}; expected one of {', '.join(SLA_PROPERTIES)}")
+        window = None
+        if sla.property in ("freshness", "latency", "retention", "frequency"):
+            unit = (sla.unit or "").lower()
+            if unit not in SLA_UNITS:
+                raise ContractError(path, f"{where}.unit", f"unknown unit {sla.unit!r}; expected one of {', '.join(sorted(SLA_UNITS))}")
+            if not isinstance(sla.value, (int, float)) or isinstance(sla.value, bool) or sla.value <= 0:
+                raise ContractError(path, f"{where}.value", f"expected a positive number of {sla.unit}, found {sla.value!r}")
+            window = SLA_UNITS[unit] * sla.value
+        element = sla.element or odcs.slaDefaultElement
+        if element is not None:
+            column = element.split(".")[-1]
+            if column not in names:
+                raise ContractError(path, f"{where}.element", f"names column {column!r}, which the contract does not declare")
+        levels.append(ServiceLevel(sla.property, window, element, sla.description))
+    return tuple(levels)
 
 
 def parse_contract(path: Path) -> Contract:
@@ -154,7 +232,14 @@ def parse_contract(path: Path) -> Contract:
         if column.name in seen:
             raise ContractError(path, f"schema[0].properties[{i}].name", f"duplicate column {column.name!r}")
         seen.add(column.name)
-    return Contract(path=path, odcs=odcs, table=table.name or path.stem, columns=columns)
+    return Contract(
+        path=path,
+        odcs=odcs,
+        table=table.name or path.stem,
+        columns=columns,
+        quality=tuple(table.quality or ()),
+        service_levels=_service_levels(path, odcs, columns),
+    )
 
 
 @functools.lru_cache(maxsize=512)

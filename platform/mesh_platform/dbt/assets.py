@@ -1,25 +1,39 @@
-"""dbt products: `dbt build` in the domain's own DuckDB file, then each product model is
-published to its Delta port (DuckDB -> Arrow -> Delta) once dbt has exited and let go of the file.
+"""dbt products: `dbt build` in the domain's own DuckDB file, then write-audit-publish.
+
+Once dbt has exited (and let go of the file), each product model is checked against its contract
+where it lies — schema drift first, then every rule as SQL in DuckDB — and only a model that passes
+(and whose dbt tests passed) is published to its Delta port (DuckDB -> Arrow -> Delta).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import json
-
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource
+from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+    DAGSTER_DBT_SELECT_METADATA_KEY,
+    DBT_DEFAULT_EXCLUDE,
+    DBT_DEFAULT_SELECT,
+    DBT_DEFAULT_SELECTOR,
+    build_dbt_specs,
+)
 
 from ..errors import DescriptorError, PublishError
 from ..mesh import Mesh
 from ..names import product_id
-from ..ports.delta import port_uri, publish
+from ..ports.delta import check_columns, port_uri, publish
 from ..ports.io_manager import port_metadata
-from ..products.descriptor import Domain
+from ..products.assets import port_reader
+from ..products.descriptor import Domain, Product
+from ..quality.checks import check_results, check_specs, violation
+from ..quality.engine import audit
+from ..quality.rules import rules_for
 from ..settings import mesh_home, storage_root, warehouse_path
 from .port_source import PLUGIN_ALIAS
 from .project import DomainDbtProject, dbt_executable, write_profile
@@ -36,25 +50,29 @@ def _relation_of(manifest: Mapping[str, Any], domain: str, model: str) -> str:
     raise PublishError(f"{product_id(domain, model)}: no dbt model named {model!r}")
 
 
-def publish_models(
-    database: Path, root: Path, domain: Domain, models: list[str], manifest: Mapping[str, Any], run_id: str
-) -> dict[str, dict[str, Any]]:
-    """Publish each product model from the domain's DuckDB file to its port; metadata per model."""
-    published: dict[str, dict[str, Any]] = {}
-    with duckdb.connect(str(database), read_only=True) as con:
-        for model in models:
-            product = domain.products[model]
-            contract = product.contract
-            reader = con.sql(f"select * from {_relation_of(manifest, domain.name, model)}").to_arrow_reader(_BATCH_ROWS)
-            result = publish(
-                port_uri(storage_root(root), domain.name, model),
-                reader,
-                contract.arrow_schema(),
-                label=product.id,
-                commit_metadata={"mesh.product": product.id, "mesh.contract_version": contract.version, "mesh.run_id": run_id},
-            )
-            published[model] = port_metadata(result, contract)
-    return published
+def audit_and_publish(
+    con: duckdb.DuckDBPyConnection, relation: str, product: Product, root: Path, run_id: str
+) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
+    """Check one product model where it lies; publish it only if every blocking rule passed."""
+    key = dg.AssetKey(list(product.key))
+    contract = product.contract
+    try:
+        check_columns(con.sql(f"select * from {relation}").to_arrow_reader(1).schema, contract.arrow_schema(), product.id)
+    except PublishError as drift:
+        return [], None, drift
+    results = audit(con, relation, rules_for(contract), personal_columns=contract.personal_columns, references=port_reader(root))
+    checks = check_results(key, results)
+    problem = violation(product.id, results)
+    if problem is not None:
+        return checks, None, problem
+    result = publish(
+        port_uri(storage_root(root), product.domain, product.name),
+        con.sql(f"select * from {relation}").to_arrow_reader(_BATCH_ROWS),
+        contract.arrow_schema(),
+        label=product.id,
+        commit_metadata={"mesh.product": product.id, "mesh.contract_version": contract.version, "mesh.run_id": run_id},
+    )
+    return checks, port_metadata(result, contract), None
 
 
 def failure_summary(invocation) -> str:
@@ -93,32 +111,70 @@ def build_dbt_assets(
 ) -> dg.AssetsDefinition:
     root = mesh.root
     manifest_path = project.prepare()
-    check_input_sources(json.loads(manifest_path.read_text()), domain, mesh, project.project_dir)
+    manifest = json.loads(manifest_path.read_text())
+    check_input_sources(manifest, domain, mesh, project.project_dir)
     translator = MeshDbtTranslator(domain, product_metadata)
+    specs, dbt_checks = build_dbt_specs(
+        translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,
+        selector=DBT_DEFAULT_SELECTOR, io_manager_key=None, project=None,
+    )
+    models = {spec.key.path[-1] for spec in specs if spec.key.path[0] == domain.name}
+    contract_checks = [
+        check for name, product in domain.products.items() if name in models
+        for check in check_specs(dg.AssetKey(list(product.key)), rules_for(product.contract))
+    ]
 
-    @dbt_assets(manifest=manifest_path, dagster_dbt_translator=translator, name=f"{domain.name}_dbt")
+    @dg.multi_asset(
+        name=f"{domain.name}_dbt",
+        specs=specs,
+        check_specs=[*dbt_checks, *contract_checks],
+        can_subset=True,
+        op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: DBT_DEFAULT_SELECT, DAGSTER_DBT_EXCLUDE_METADATA_KEY: DBT_DEFAULT_EXCLUDE},
+        allow_arbitrary_check_specs=True,
+    )
     def _dbt_models(context):  # no annotation: postponed annotations would hide its type from Dagster
-        home = mesh_home(root)
-        database = warehouse_path(root, domain.name)
-        database.parent.mkdir(parents=True, exist_ok=True)
-        run_dir = home / "dbt" / domain.name
-        profiles = write_profile(run_dir / "profile", database=str(database), storage_root=storage_root(root), domain=domain.name)
-        dbt = DbtCliResource(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
-        # One target folder per domain, replaced on each run: no pile of per-run folders.
-        target = run_dir / "target"
-        project.clean_run_folder(target)
-        invocation = dbt.cli(["build", *project.vars_arg()], context=context, target_path=target, raise_on_error=False)
-        held: dict[str, dg.Output] = {}
-        for event in invocation.stream():
-            model = context.asset_key_for_output(event.output_name).path[-1] if isinstance(event, dg.Output) else None
-            if model in domain.products:
-                held[model] = event  # its port is published after dbt lets go of the DuckDB file
-            else:
-                yield event
-        published = publish_models(database, root, domain, list(held), invocation.manifest, context.run.run_id)
-        for model, event in held.items():
-            yield event.with_metadata({**event.metadata, **published[model]})
-        if not invocation.is_successful():
-            raise PublishError(f"dbt build of domain {domain.name!r} failed: {failure_summary(invocation)}")
+        yield from _run_dbt(context, domain, project, root, manifest)
 
     return _dbt_models
+
+
+def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest) -> Iterator[Any]:
+    database = warehouse_path(root, domain.name)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = mesh_home(root) / "dbt" / domain.name
+    profiles = write_profile(run_dir / "profile", database=str(database), storage_root=storage_root(root), domain=domain.name)
+    dbt = DbtCliResource(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
+    # One target folder per domain, replaced on each run: no pile of per-run folders.
+    target = run_dir / "target"
+    project.clean_run_folder(target)
+    invocation = dbt.cli(["build", *project.vars_arg()], context=context, target_path=target, raise_on_error=False)
+    held: dict[str, dg.Output] = {}
+    failed_tests: set[str] = set()
+    for event in invocation.stream():
+        if isinstance(event, dg.Output):
+            model = context.asset_key_for_output(event.output_name).path[-1]
+            if model in domain.products:
+                held[model] = event  # published after dbt lets go of the DuckDB file
+                continue
+        if isinstance(event, dg.AssetCheckResult) and not event.passed and event.severity == dg.AssetCheckSeverity.ERROR:
+            failed_tests.add(event.asset_key.path[-1])
+        yield event
+
+    problems: list[str] = []
+    selected_checks = context.selected_asset_check_keys
+    with duckdb.connect(str(database), read_only=True) as con:
+        for model, event in held.items():
+            product = domain.products[model]
+            if model in failed_tests:
+                problems.append(f"{product.id} was not published: a dbt test of the model failed")
+                continue
+            checks, metadata, problem = audit_and_publish(con, _relation_of(manifest, domain.name, model), product, root, context.run.run_id)
+            if metadata is not None:
+                yield event.with_metadata({**event.metadata, **metadata})
+            yield from (c for c in checks if dg.AssetCheckKey(c.asset_key, c.check_name) in selected_checks)
+            if problem is not None:
+                problems.append(str(problem))
+    if not invocation.is_successful():
+        problems.append(f"dbt build of domain {domain.name!r} failed: {failure_summary(invocation)}")
+    if problems:
+        raise PublishError(" | ".join(problems))

@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from ..products.descriptor import Domain
+from ..products.metadata import freshness_of
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):
@@ -56,6 +57,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if self._product(self.get_resource_props(manifest, unique_id)):
-            spec = spec.merge_attributes(kinds={"delta"})
+        product = self._product(self.get_resource_props(manifest, unique_id))
+        if product:
+            spec = spec.merge_attributes(kinds={"delta"}).replace_attributes(freshness_policy=freshness_of(product))
         return spec

@@ -54,21 +54,44 @@ def _cast_options(target: pa.DataType) -> pc.CastOptions:
     return pc.CastOptions(target, allow_time_truncate=True)
 
 
-def check_columns(actual: pa.Schema, expected: pa.Schema, label: str) -> None:
-    """Raise PublishError unless `actual` has exactly the contract's columns (in any order)."""
+def _family(arrow_type: pa.DataType) -> str:
+    if pa.types.is_null(arrow_type):
+        return "null"  # an all-empty column fits any type
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "number"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return "string"
+    if pa.types.is_dictionary(arrow_type):
+        return _family(arrow_type.value_type)
+    for family, test in (("boolean", pa.types.is_boolean), ("date", pa.types.is_date), ("timestamp", pa.types.is_timestamp)):
+        if test(arrow_type):
+            return family
+    return str(arrow_type)
+
+
+def schema_diff(actual: pa.Schema, expected: pa.Schema) -> list[str]:
+    """How the data's schema drifted from the contract's: added, missing and retyped columns.
+
+    Widening within a family (int32 -> int64, a decimal's precision, ns -> µs) is not drift:
+    the publish casts it. Crossing families (a number arriving as text) is.
+    """
     names = actual.names
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    missing = [n for n in expected.names if n not in names]
-    undeclared = [n for n in names if n not in expected.names]
-    problems = []
-    if duplicated:
-        problems.append(f"duplicate columns {duplicated}")
-    if missing:
-        problems.append(f"columns the contract requires but the data lacks: {missing}")
-    if undeclared:
-        problems.append(f"columns the data has but the contract does not declare: {undeclared}")
-    if problems:
-        raise PublishError(f"{label}: data does not match its contract: " + "; ".join(problems))
+    lines = [f"= {n}: the data has this column {names.count(n)} times" for n in sorted({n for n in names if names.count(n) > 1})]
+    lines += [f"+ {n} ({actual.field(n).type}): in the data, not declared by the contract" for n in names if n not in expected.names]
+    lines += [f"- {n} ({expected.field(n).type}): declared by the contract, missing from the data" for n in expected.names if n not in names]
+    for field in expected:
+        if field.name in names and names.count(field.name) == 1:
+            found = actual.field(field.name).type
+            if _family(found) not in ("null", _family(field.type)):
+                lines.append(f"~ {field.name}: the contract declares {field.type}, the data has {found}")
+    return lines
+
+
+def check_columns(actual: pa.Schema, expected: pa.Schema, label: str) -> None:
+    """Raise PublishError, with the schema diff, unless `actual` fits the contract's schema."""
+    diff = schema_diff(actual, expected)
+    if diff:
+        raise PublishError(f"{label}: schema drift, the data does not match its contract:\n  " + "\n  ".join(diff))
 
 
 def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> pa.RecordBatch:

@@ -1,0 +1,74 @@
+"""What the platform tells Dagster about a product: owners, tags, contract schema, freshness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ..ports.io_manager import CONTRACT_KEY, PARTITION_COLUMN_KEY
+from .descriptor import Product
+
+IO_MANAGER_KEY = "mesh_port"
+
+
+def partitions_of(product: Product) -> dg.PartitionsDefinition | None:
+    spec = product.descriptor.partitioning
+    if spec is None:
+        return None
+    return dg.MonthlyPartitionsDefinition(start_date=spec.start.isoformat(), end_date=spec.end.isoformat())
+
+
+def freshness_of(product: Product) -> dg.FreshnessPolicy | None:
+    """The contract's freshness SLA as a Dagster freshness policy (shown in the UI)."""
+    sla = product.contract.service_level("freshness")
+    return dg.FreshnessPolicy.time_window(fail_window=sla.window) if sla and sla.window else None
+
+
+def product_metadata(product: Product, root: Path) -> dict[str, Any]:
+    """Definition metadata shown in the UI and read by the IO manager."""
+    contract = product.contract
+    metadata: dict[str, Any] = {
+        "mesh/product": product.id,
+        "mesh/kind": product.kind,
+        "mesh/access": product.descriptor.access,
+        CONTRACT_KEY: str(product.contract_path.relative_to(root)),
+        "mesh/contract_version": contract.version,
+        "mesh/inputs": ", ".join(i.id for i in product.inputs) or "none",
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    c.name, c.sql_type, description=c.description,
+                    constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique),
+                    tags={"classification": c.classification} if c.classification else None,
+                )
+                for c in contract.columns
+            ]
+        ),
+    }
+    for level in contract.service_levels:
+        metadata[f"mesh/sla/{level.property}"] = str(level.window or level.description or "")
+    if product.descriptor.partitioning:
+        metadata[PARTITION_COLUMN_KEY] = product.descriptor.partitioning.column
+    return metadata
+
+
+def product_tags(product: Product) -> dict[str, str]:
+    return {**{t: "" for t in product.descriptor.tags}, "mesh/role": "product", "mesh/kind": product.kind}
+
+
+def owners_of(product: Product) -> list[str]:
+    return [f"team:{product.owner.team}", product.owner.contact]
+
+
+def asset_attributes(product: Product, root: Path) -> dict[str, Any]:
+    """The attributes every product asset shares, whatever builds it."""
+    return dict(
+        description=product.descriptor.description,
+        owners=owners_of(product),
+        group_name=product.domain,
+        tags=product_tags(product),
+        metadata=product_metadata(product, root),
+        freshness_policy=freshness_of(product),
+    )

@@ -1,0 +1,124 @@
+"""Evaluate rules as set-based SQL in DuckDB: every row rule in one scan of the batch.
+
+The batch is a relation DuckDB can read in place: a table in the domain's own DuckDB file (dbt
+products) or an Arrow table registered on an in-memory connection (Python products). Referenced
+ports (relationships to global identifiers) are registered as Arrow datasets, read without a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from .rules import TABLE, Rule, quote, reference_view
+
+SAMPLE_ROWS = 5
+REDACTED = "••• (personal data)"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    passed: bool
+    value: Any = None  # the measured value the rule's comparison was applied to
+    failing_rows: int | None = None
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # the rule could not be evaluated (counts as failed)
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.rule.name}: could not be evaluated: {self.error}"
+        rows = f", {self.failing_rows} failing rows" if self.failing_rows else ""
+        return f"{self.rule.name}: value {self.value} is not {self.rule.comparison}{rows}"
+
+
+def _row_metric(rule: Rule) -> str:
+    return rule.metric if rule.metric else f"count(*) FILTER (WHERE {rule.failing})"
+
+
+def _sample(con, relation: str, rule: Rule, personal: list[str]) -> list[dict[str, Any]]:
+    if not rule.failing:
+        return []
+    masked = f" REPLACE ({', '.join(f'{_text(REDACTED)} AS {quote(c)}' for c in personal)})" if personal else ""
+    predicate = rule.failing.replace(TABLE, relation)
+    relation_ = con.sql(f"SELECT *{masked} FROM {relation} WHERE {predicate} LIMIT {SAMPLE_ROWS}")
+    names = relation_.columns
+    return [dict(zip(names, (_plain(v) for v in row))) for row in relation_.fetchall()]
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    rules: list[Rule],
+    *,
+    personal_columns: list[str] = (),
+    references: Callable[[str, str], Any] | None = None,
+) -> list[RuleResult]:
+    """Evaluate `rules` over `relation` (a name `con` can select from)."""
+    results: dict[str, RuleResult] = {}
+    registered: set[tuple[str, str]] = set()
+    for rule in rules:
+        if rule.reference and rule.reference[:2] not in registered:
+            domain, product, _ = rule.reference
+            try:
+                con.register(reference_view(domain, product).strip('"'), references(domain, product))
+                registered.add((domain, product))
+            except Exception as exc:  # an unreadable reference fails its rules, not the audit
+                for r in rules:
+                    if r.reference and r.reference[:2] == (domain, product):
+                        results[r.name] = RuleResult(r, False, error=f"reference {domain}.{product}: {exc}")
+
+    scanned = [r for r in rules if r.name not in results and r.query is None]
+    if scanned:
+        select = ", ".join(["count(*)"] + [_row_metric(r).replace(TABLE, relation) for r in scanned])
+        total, *values = con.sql(f"SELECT {select} FROM {relation}").fetchall()[0]
+        for rule, value in zip(scanned, values):
+            failing = None if rule.metric and not rule.failing else value
+            measured = (100.0 * value / total if total else 0.0) if rule.percent else value
+            results[rule.name] = RuleResult(rule, rule.comparison.holds(measured), measured, failing)
+    for rule in rules:
+        if rule.query is not None and rule.name not in results:
+            try:
+                value = con.sql(rule.query.replace(TABLE, relation)).fetchall()[0][0]
+                results[rule.name] = RuleResult(rule, rule.comparison.holds(value), value)
+            except duckdb.Error as exc:
+                results[rule.name] = RuleResult(rule, False, error=" ".join(str(exc).split()))
+
+    ordered = [results[r.name] for r in rules]
+    return [
+        RuleResult(r.rule, r.passed, r.value, r.failing_rows, _sample(con, relation, r.rule, list(personal_columns)), r.error)
+        if not r.passed and not r.error else r
+        for r in ordered
+    ]
+
+
+def blocking_failures(results: list[RuleResult]) -> list[RuleResult]:
+    return [r for r in results if not r.passed and r.rule.blocking]
+
+
+def describe_failures(results: list[RuleResult]) -> str:
+    return "; ".join(r.summary() for r in results)
+
+
+def result_metadata(result: RuleResult) -> Mapping[str, Any]:
+    metadata: dict[str, Any] = {"rule": result.rule.description, "expected": str(result.rule.comparison)}
+    if result.value is not None:
+        metadata["value"] = result.value
+    if result.failing_rows is not None:
+        metadata["failing_rows"] = result.failing_rows
+    if result.sample:
+        metadata["failing_sample"] = result.sample
+    if result.error:
+        metadata["error"] = result.error
+    return metadata
