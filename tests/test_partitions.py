@@ -14,6 +14,7 @@ from deltalake import DeltaTable
 from domains.flight_operations.definitions import defs as flight_operations
 from domains.punctuality.definitions import defs as punctuality
 from domains.weather.definitions import defs as weather
+from shared_assets.definitions import defs as shared
 from mesh_platform.build import _partition_tags
 
 
@@ -35,6 +36,7 @@ def run(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, **kwargs) 
 
 def test_one_month_replaces_only_that_month_and_a_consumer_reads_one_month(mesh_home):
     instance = dg.DagsterInstance.ephemeral()
+    run(shared, "build_shared", instance)  # flights reference its global identifiers
     job = flight_operations.resolve_job_def("build_flight_operations")
     run(flight_operations, "build_flight_operations", instance, tags=_partition_tags(job))
     table = mesh_home / "storage" / "flight_operations" / "flights"

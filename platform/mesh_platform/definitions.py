@@ -24,6 +24,7 @@ from .products.descriptor import Domain
 from .products.metadata import IO_MANAGER_KEY, partitions_of, product_metadata
 from .products.python import PythonProduct
 from .settings import find_project_root
+from .validation import validate_domain
 
 
 def build_job_name(domain: str) -> str:
@@ -63,6 +64,7 @@ def domain_definitions(
     mesh = current_mesh(root)
     domain = mesh.domain_at(folder)
     inputs = _input_specs(domain, mesh)  # first: an unknown input port fails before any work
+    validate_domain(domain, mesh)
 
     implementations = {impl.name: impl for impl in products}
     for name, impl in implementations.items():

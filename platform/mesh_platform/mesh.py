@@ -91,12 +91,16 @@ class Mesh:
 
     # -- order ------------------------------------------------------------------------------
     def domain_dependencies(self) -> dict[str, set[str]]:
-        """Domain -> the other domains whose products it consumes."""
+        """Domain -> the other domains whose products it consumes, or whose global identifiers
+        its contracts reference (a publish checks them, so they must be published first)."""
         graph: dict[str, set[str]] = {name: set() for name in self.domains}
         for product in self.products():
-            for port in product.inputs:
-                if port.domain != product.domain:
-                    graph[product.domain].add(port.domain)
+            needed = {port.domain for port in product.inputs}
+            try:
+                needed |= {target.split(".")[0] for column in product.contract.columns for target in column.references}
+            except MeshError:
+                pass  # a broken contract is reported when its domain loads
+            graph[product.domain] |= {d for d in needed if d != product.domain and d in self.domains}
         return graph
 
     def domain_order(self) -> list[str]:

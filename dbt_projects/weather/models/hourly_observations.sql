@@ -9,14 +9,14 @@ with ranked as (
 select
     origin,
     cast(time_hour as timestamptz) as observed_hour_utc,
-    temp as temperature_f,
-    dewp as dew_point_f,
-    humid as relative_humidity,
-    wind_dir as wind_direction_degrees,
-    wind_speed as wind_speed_mph,
-    wind_gust as wind_gust_mph,
+    cast(temp as double) as temperature_f,
+    cast(dewp as double) as dew_point_f,
+    cast(humid as double) as relative_humidity,
+    cast(wind_dir as double) as wind_direction_degrees,
+    cast(wind_speed as double) as wind_speed_mph,
+    cast(wind_gust as double) as wind_gust_mph,
     cast(precip as decimal(5, 2)) as precipitation_inches,
-    pressure as pressure_mb,
-    visib as visibility_miles
+    cast(pressure as double) as pressure_mb,
+    cast(visib as double) as visibility_miles
 from ranked
 where report = 1

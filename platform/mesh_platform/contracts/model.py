@@ -23,7 +23,7 @@ from ..errors import ContractError
 from .types import arrow_type_for, sql_type_of
 
 REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
-API_VERSIONS = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0")
+API_VERSIONS = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0", "v3.2.0")
 
 
 # Classifications that mark personal data: such values never appear in check samples.

@@ -35,6 +35,7 @@ from ..quality.checks import check_results, check_specs, violation
 from ..quality.engine import audit
 from ..quality.rules import rules_for
 from ..settings import mesh_home, storage_root, warehouse_path
+from ..validation import check_dbt_model_columns
 from .port_source import PLUGIN_ALIAS
 from .project import DomainDbtProject, dbt_executable, write_profile
 from .translator import MeshDbtTranslator
@@ -82,7 +83,8 @@ def failure_summary(invocation) -> str:
     except Exception:  # dbt died before writing its results
         return "dbt exited before reporting results; see the step's logs"
     lines = [
-        f"{r['unique_id']}: {' '.join(str(r.get('message') or r['status']).split())}"
+        # dbt appends the macro call stack ("> in macro ..."): the reader needs the first part.
+        f"{r['unique_id']}: {' '.join(str(r.get('message') or r['status']).split(' > in macro')[0].split())}"
         for r in results
         if r.get("status") in ("error", "fail", "runtime error")
     ]
@@ -113,6 +115,9 @@ def build_dbt_assets(
     manifest_path = project.prepare()
     manifest = json.loads(manifest_path.read_text())
     check_input_sources(manifest, domain, mesh, project.project_dir)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] in domain.products:
+            check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
     translator = MeshDbtTranslator(domain, product_metadata)
     specs, dbt_checks = build_dbt_specs(
         translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,

@@ -216,4 +216,12 @@ def load_domain(folder: Path) -> Domain:
             kind=spec.kind or descriptor.kind,
             owner=spec.owner or descriptor.owner,
         )
+    claimed: dict[Path, str] = {}
+    for product in products.values():
+        if product.contract_path in claimed:
+            raise DescriptorError(product.path, "contract", f"the port contract {product.contract_path.name} is already claimed by product {claimed[product.contract_path]!r}")
+        claimed[product.contract_path] = product.name
+    for contract in sorted((folder / "contracts").glob("*.yaml")):
+        if contract.resolve() not in claimed:
+            raise DescriptorError(contract, None, f"no product claims this contract: expected products/{contract.name.split('.')[0]}.yaml")
     return Domain(descriptor=descriptor, folder=folder, products=products)
