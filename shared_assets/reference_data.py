@@ -48,6 +48,6 @@ def calendar() -> pd.DataFrame:
             "year": days.year,
             "month": days.month,
             "day_of_week": days.isocalendar().day.to_numpy(),
-            "is_weekend": days.dayofweek >= 5,
+            "is_weekend": days.day_of_week >= 5,
         }
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import MeshError
+from .names import parse_product_id
 from .settings import dagster_home, find_project_root, mesh_home
 
 app = typer.Typer(
@@ -102,6 +105,64 @@ def build(
         for line in report.failures():
             errors.print(f"[bold red]failed:[/] {line}")
         raise typer.Exit(code=1)
+
+
+@app.command()
+def validate(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for CI).")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Load every domain as Dagster would and check its descriptors, contracts and dbt project."""
+    from .validation import validate_mesh
+
+    root = _root(project)
+    with console.status("validating every domain…") if not as_json else contextlib.nullcontext():
+        reports = validate_mesh(root)
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(r) for r in reports]))
+    else:
+        table = Table(title="mesh validate")
+        for column in ("domain", "products", "status"):
+            table.add_column(column)
+        for report in reports:
+            status = "[green]ok[/]" if report.ok else f"[red]error:[/] {report.error}"
+            table.add_row(report.domain, ", ".join(report.products), status)
+        console.print(table)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(code=1)
+
+
+contract_app = typer.Typer(help="Work with data contracts.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("export")
+def contract_export(
+    product: Annotated[str, typer.Argument(help="The product, as domain.product.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of standard output.")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Write a port's ODCS contract, with a `servers` entry pointing at its Delta port."""
+    from .contracts.export import export_contract
+    from .mesh import Mesh
+    from .settings import storage_root
+
+    root = _root(project)
+    mesh = Mesh.load(root)
+    try:
+        domain, name = parse_product_id(product)
+    except ValueError as exc:
+        _fail(str(exc))
+    found = mesh.find(domain, name)
+    if found is None:
+        hint = mesh.closest(product)
+        _fail(f"no product {product!r} in this mesh", f"did you mean {', '.join(hint)}?" if hint else "run `mesh validate` to list products")
+    text = export_contract(found, storage_root(root))
+    if output:
+        output.write_text(text)
+        errors.print(f"wrote {output}")
+    else:
+        console.out(text, end="", highlight=False)
 
 
 @app.command()

@@ -5,9 +5,12 @@ Each failure is one DescriptorError naming the file, the field and what was expe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import duckdb
 
-from .errors import ContractError, DescriptorError
+from .errors import ContractError, DescriptorError, MeshError
 from .mesh import Mesh
 from .products.descriptor import Domain, Product
 from .quality.rules import TABLE, rules_for
@@ -94,3 +97,39 @@ def _normal(sql_type: str) -> str:
         if text == alias or text.startswith(alias + "("):
             text = canonical + text[len(alias):]
     return text
+
+
+@dataclass
+class DomainReport:
+    domain: str
+    ok: bool
+    products: list[str]
+    error: str | None = None
+
+
+def validate_mesh(root: Path) -> list[DomainReport]:
+    """Load every location of the workspace as Dagster would, and say what fails and why.
+    One broken domain never stops the others from being checked."""
+    from .build import load_location  # imports Dagster definitions: only when asked
+    from .mesh import workspace_locations
+
+    mesh = Mesh.load(root)
+    reports = []
+    for name, module in workspace_locations(root).items():
+        domain = mesh.domains.get(name)
+        products = sorted(domain.products) if domain else []
+        try:
+            if domain is None:
+                folder = root.joinpath(*module.split(".")[:-1]).resolve()
+                raise mesh.broken.get(folder) or MeshError(f"location {name!r} has no domain.yaml the platform can read")
+            load_location(root, module)
+        except Exception as exc:  # every failure becomes one line of the report
+            text = " ".join(str(exc).split()) if isinstance(exc, MeshError) else f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            reports.append(DomainReport(name, False, products, text))
+        else:
+            reports.append(DomainReport(name, True, products))
+    try:
+        mesh.domain_order()
+    except MeshError as exc:
+        reports.append(DomainReport("(mesh)", False, [], str(exc)))
+    return reports

@@ -131,9 +131,15 @@ def _odcs_validator() -> jsonschema.Validator:
     return jsonschema.Draft201909Validator(schema)
 
 
+_VAGUE = ("oneOf", "anyOf", "unevaluatedProperties")
+
+
 def _check_structure(path: Path, data: dict) -> None:
-    error = jsonschema.exceptions.best_match(_odcs_validator().iter_errors(data))
-    if error is not None:
+    # The most specific error: the deepest field, and a named constraint over "not valid under
+    # any of the given schemas" (a misspelt metric is reported as the metric, not its rule).
+    errors = list(_odcs_validator().iter_errors(data))
+    if errors:
+        error = max(errors, key=lambda e: (len(e.absolute_path), e.validator not in _VAGUE))
         raise ContractError(path, _format_loc(tuple(error.absolute_path)) or None, error.message)
 
 
