@@ -182,13 +182,12 @@ class _Builder:
             self.add(Rule(f"{column.name}_length", f"length of {column.name}", BLOCKING, column.name, " OR ".join(lengths)), field)
         patterns = []
         if "pattern" in options:
-            patterns.append(_check_regex(options["pattern"], self.path, f"{field}.pattern"))
+            patterns.append((f"{column.name}_pattern", _check_regex(options["pattern"], self.path, f"{field}.pattern")))
         if "format" in options and column.logical_type == "string":
             if options["format"] not in FORMATS:
                 raise ContractError(self.path, f"{field}.format", f"unknown format {options['format']!r}; expected one of {', '.join(FORMATS)}")
-            patterns.append(FORMATS[options["format"]])
-        for k, pattern in enumerate(patterns):
-            name = f"{column.name}_pattern" if k == 0 else f"{column.name}_format"
+            patterns.append((f"{column.name}_format", FORMATS[options["format"]]))
+        for name, pattern in patterns:
             self.add(Rule(name, f"{column.name} matches {pattern}", BLOCKING, column.name,
                           f"NOT regexp_full_match({q}, {literal(pattern)})"), field)
 
