@@ -212,7 +212,8 @@ def _service_levels(path: Path, odcs: OpenDataContractStandard, columns: tuple[C
     return tuple(levels)
 
 
-def parse_contract(path: Path) -> Contract:
+def parse_contract(path: str | Path) -> Contract:
+    path = Path(path)
     data = _read_yaml(path)
     for field in REQUIRED_FIELDS:
         if data.get(field) in (None, ""):

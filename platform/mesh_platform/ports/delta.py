@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from ..errors import PublishError
 from ..names import check_name
@@ -106,10 +106,6 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> pa.Re
                 f"{label}: column {field.name!r} of type {batch.schema.field(field.name).type} "
                 f"cannot be stored as {field.type}: {exc}"
             ) from None
-        if not field.nullable and column.null_count:
-            raise PublishError(
-                f"{label}: column {field.name!r} is required by the contract but {column.null_count} rows are null"
-            )
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -141,12 +137,22 @@ class _Counter:
             for batch in self._reader:
                 if self._partition is not None and batch.num_rows:
                     self._check_bounds(batch)
+                self._check_required(batch)
                 self.rows += batch.num_rows
                 yield batch
         except PublishError as exc:
             # Raised inside the Delta writer's stream: keep it so the caller sees our message.
             self.error = exc
             raise
+
+    def _check_required(self, batch: pa.RecordBatch) -> None:
+        # The audit reports missing values as a rule with samples; this is the last line of
+        # defence for callers that publish without auditing.
+        for field, column in zip(batch.schema, batch.columns):
+            if not field.nullable and column.null_count:
+                raise PublishError(
+                    f"{self._label}: column {field.name!r} is required by the contract but {column.null_count} rows are null"
+                )
 
     def _check_bounds(self, batch: pa.RecordBatch) -> None:
         values = batch.column(self._partition.column)
@@ -198,10 +204,15 @@ def publish(
         options["schema_mode"] = "overwrite"
     try:
         write_deltalake(uri, counter.reader(), **options)
+    except CommitFailedError as exc:
+        raise PublishError(
+            f"{label}: another publish to {uri} committed first; this batch was not published (retry it): "
+            + " ".join(str(exc).split())
+        ) from exc
     except Exception as exc:  # deltalake raises several unrelated types
         if counter.error is not None:
             raise counter.error from None
-        raise PublishError(f"{label}: writing the Delta port at {uri} failed: {exc}") from exc
+        raise PublishError(f"{label}: writing the Delta port at {uri} failed: {' '.join(str(exc).split())}") from exc
     return PublishResult(uri=uri, version=DeltaTable(uri).version(), rows=counter.rows)
 
 

@@ -1,0 +1,33 @@
+"""A separate process that publishes a port over and over (killed or raced by the tests)."""
+
+from __future__ import annotations
+
+import sys
+
+import pyarrow as pa
+
+from mesh_platform.contracts import parse_contract
+from mesh_platform.errors import PublishError
+from mesh_platform.ports.delta import publish
+
+ROWS = 200_000
+
+
+def batch(writer: int, round_: int) -> pa.Table:
+    marker = writer * 1000 + round_
+    return pa.table({"id": pa.array(range(ROWS), pa.int64()), "batch": pa.array([marker] * ROWS, pa.int64())})
+
+
+def main(uri: str, contract: str, writer: int, rounds: int) -> None:
+    schema = parse_contract(contract).arrow_schema()
+    print("started", flush=True)
+    for round_ in range(rounds):
+        try:
+            result = publish(uri, batch(writer, round_), schema, label="lab.counter")
+            print(f"published {result.version}", flush=True)
+        except PublishError as exc:
+            print(f"refused {exc}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
