@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+import pandera.errors
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
@@ -25,6 +26,7 @@ from mesh_platform.products.assets import python_product_asset
 from mesh_platform.products.descriptor import load_domain
 from mesh_platform.products.python import PythonProduct
 from mesh_platform.quality import audit, rules_for
+from mesh_platform.quality.pandera_schema import pandera_schema
 from tests.conftest import ROOT, mesh_env
 from tests.helpers.publisher import ROWS
 
@@ -114,6 +116,12 @@ def test_random_batches_publish_and_read_back_equal_or_fail_naming_a_rule(lab, r
 
     result = dg.materialize([asset], resources={"mesh_port": manager}, raise_on_error=False)
     expected = violated(frame)
+    try:  # the pandera schema derived from the same contract agrees
+        pandera_schema(product.contract).validate(frame, lazy=True)
+        pandera_ok = True
+    except pandera.errors.SchemaErrors:
+        pandera_ok = False
+    assert pandera_ok == (not expected)
     if not expected:
         assert result.success
         back = DeltaTable(str(port)).to_pyarrow_table()
