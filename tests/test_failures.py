@@ -115,3 +115,20 @@ def test_an_unknown_domain_is_refused(tmp_path):
     build = run_mesh(["build", "--domain", "nowhere"], tmp_path / "home")
     assert build.returncode == 1
     assert "unknown domain(s) nowhere" in build.stderr
+
+
+def test_a_consumer_of_a_broken_domain_is_told_why_its_input_is_missing(project):
+    descriptor = project / "domains" / "weather" / "domain.yaml"
+    descriptor.write_text(descriptor.read_text().replace("kind: source-aligned", "kind: upstream"))
+    with pytest.raises(UnknownProductError) as error:
+        domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
+    message = str(error.value)
+    assert "input port 'weather.hourly_observations', but domain 'weather' does not load" in message
+    assert "domains/weather/domain.yaml: kind: Input should be" in message
+
+
+def test_a_domain_folder_is_named_after_its_domain(project):
+    descriptor = project / "domains" / "fleet" / "domain.yaml"
+    descriptor.write_text(descriptor.read_text().replace("name: fleet", "name: aircraft_fleet"))
+    with pytest.raises(DescriptorError, match="domain.yaml: name: expected 'fleet': a domain's folder is named after it"):
+        domain_definitions(project / "domains" / "fleet" / "definitions.py")

@@ -37,18 +37,23 @@ def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCh
     }
 
 
-@pytest.fixture
-def published(mesh_home):
-    """Shared, fleet and weather published, and March's flights: the last good versions."""
-    instance = dg.DagsterInstance.ephemeral()
-    for defs, job in ((shared, "build_shared"), (fleet, "build_fleet"), (weather, "build_weather")):
-        assert run(defs, job, instance).success
-    assert run(flight_operations, "build_flight_operations", instance, partition_key=MARCH).success
-    return instance, mesh_home / "storage" / "flight_operations" / "flights"
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """Shared, fleet and weather published, and March's flights: the last good versions.
+    Built once: every test here leaves these ports as they were (bad batches are refused)."""
+    home = tmp_path_factory.mktemp("wap") / "mesh_home"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MESH_HOME", str(home))
+        instance = dg.DagsterInstance.ephemeral()
+        for defs, job in ((shared, "build_shared"), (fleet, "build_fleet"), (weather, "build_weather")):
+            assert run(defs, job, instance).success
+        assert run(flight_operations, "build_flight_operations", instance, partition_key=MARCH).success
+        yield instance, home / "storage" / "flight_operations" / "flights"
 
 
 def test_a_bad_batch_is_not_published_and_nothing_downstream_reads_it(published, monkeypatch):
     instance, port = published
+    monkeypatch.setenv("MESH_HOME", str(port.parent.parent.parent))
     good_version = DeltaTable(str(port)).version()
     good = DeltaTable(str(port)).to_pyarrow_table()
 
@@ -59,7 +64,8 @@ def test_a_bad_batch_is_not_published_and_nothing_downstream_reads_it(published,
     downstream_ran = []
 
     @dg.asset(key=["qa", "march_flights"], ins={"flights": dg.AssetIn(FLIGHTS)},
-              partitions_def=dg.MonthlyPartitionsDefinition("2013-01-01", end_date="2014-01-01"))
+              partitions_def=dg.MonthlyPartitionsDefinition("2013-01-01", end_date="2014-01-01"),
+              backfill_policy=dg.BackfillPolicy.single_run())
     def march_flights(flights: pd.DataFrame) -> None:
         downstream_ran.append(len(flights))
 
@@ -94,6 +100,7 @@ def test_a_bad_batch_is_not_published_and_nothing_downstream_reads_it(published,
 
 def test_schema_drift_stops_the_publish_with_a_diff(published, monkeypatch):
     instance, port = published
+    monkeypatch.setenv("MESH_HOME", str(port.parent.parent.parent))
     version = DeltaTable(str(port)).version()
     shape = departures.shape_departures
     monkeypatch.setattr(departures, "shape_departures", lambda raw: shape(raw).rename(columns={"distance_miles": "distance"})

@@ -19,6 +19,7 @@ from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain
 from .settings import WORKSPACE_FILE
 
 SHARED_FOLDER = "shared_assets"
+SHARED_DOMAIN = "shared"  # the domain that lives in shared_assets/
 DOMAINS_FOLDER = "domains"
 
 
@@ -42,6 +43,11 @@ class Mesh:
                 domain = load_domain(folder)
             except MeshError as exc:
                 mesh.broken[folder] = exc
+                continue
+            if folder.resolve() != mesh.folder_of(domain.name):
+                mesh.broken[folder] = DescriptorError(
+                    folder / DOMAIN_FILE, "name", f"expected {folder.name!r}: a domain's folder is named after it (shared_assets/ holds {SHARED_DOMAIN!r})"
+                )
                 continue
             if domain.name in mesh.domains:
                 mesh.broken[folder] = DescriptorError(
@@ -69,6 +75,9 @@ class Mesh:
         """The product `wanted` (`domain.product`) as an input of `consumer`, or a clear error."""
         domain, _, name = wanted.partition(".")
         found = self.find(domain, name)
+        broken = self.broken.get(self.folder_of(domain))
+        if found is None and broken is not None:
+            raise UnknownProductError(f"{consumer} declares input port {wanted!r}, but domain {domain!r} does not load: {broken}")
         if found is None:
             hint = self.closest(wanted)
             suggestion = f"; closest existing products: {', '.join(hint)}" if hint else ""
@@ -76,6 +85,10 @@ class Mesh:
                 f"{consumer} declares input port {wanted!r}, but no domain publishes that product{suggestion}"
             )
         return found
+
+    def folder_of(self, domain: str) -> Path:
+        """Where a domain's folder is by the layout: shared_assets/ or domains/<domain>/."""
+        return (self.root / SHARED_FOLDER if domain == SHARED_DOMAIN else self.root / DOMAINS_FOLDER / domain).resolve()
 
     def domain_at(self, folder: Path) -> Domain:
         folder = folder.resolve()
