@@ -21,7 +21,7 @@ from .mesh import Mesh, current_mesh
 from .ports.io_manager import PARTITION_COLUMN_KEY, PortIOManager
 from .products.assets import python_product_asset
 from .products.descriptor import Domain
-from .products.metadata import IO_MANAGER_KEY, partitions_of, product_metadata
+from .products.metadata import IO_MANAGER_KEY, partitions_of
 from .products.python import PythonProduct
 from .settings import find_project_root
 from .validation import validate_domain
@@ -78,8 +78,7 @@ def domain_definitions(
         from .dbt.project import DomainDbtProject
 
         project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, dict(dbt_vars or {}))
-        dbt_product_metadata = {n: product_metadata(p, root) for n, p in domain.products.items() if n not in implementations}
-        dbt = build_dbt_assets(domain, project, mesh, dbt_product_metadata)
+        dbt = build_dbt_assets(domain, project, mesh)
         assets.append(dbt)
         dbt_models = {key.path[-1] for key in dbt.keys if key.path[0] == domain.name}
 

@@ -53,7 +53,7 @@ def test_a_product_inherits_its_domains_kind_and_owner(tmp_path):
         ("name: samples\ndescription: x\ncontract: contracts/missing.yaml\n", "contract", "no contract file"),
         ("name: samples\ndescription: x\npartitioning: {column: m, start: 2013-01-15, end: 2014-01-01}\n",
          "partitioning", "first day of a month"),
-        ("name: samples\n  description: [x\n", "line 2", "malformed YAML"),
+        ("name: samples\n  description: [x\n", "line 2, column 14", "malformed YAML"),
     ],
 )
 def test_a_bad_descriptor_names_the_file_and_the_field(tmp_path, product, field, expected):

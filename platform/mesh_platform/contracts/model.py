@@ -16,10 +16,10 @@ from pathlib import Path
 import jsonschema
 import pyarrow as pa
 import pydantic
-import yaml
 from open_data_contract_standard.model import OpenDataContractStandard
 
 from ..errors import ContractError
+from ..yamlfile import read_mapping
 from .types import arrow_type_for, sql_type_of
 
 REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
@@ -143,20 +143,6 @@ def _check_structure(path: Path, data: dict) -> None:
         raise ContractError(path, _format_loc(tuple(error.absolute_path)) or None, error.message)
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ContractError(path, None, "contract file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise ContractError(path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise ContractError(path, None, "expected a YAML mapping (an ODCS v3 document)")
-    return data
-
-
 def _column(path: Path, index: int, prop) -> Column:
     field = f"schema[0].properties[{index}]"
     if not prop.name:
@@ -214,7 +200,7 @@ def _service_levels(path: Path, odcs: OpenDataContractStandard, columns: tuple[C
 
 def parse_contract(path: str | Path) -> Contract:
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_mapping(path, ContractError, "a YAML mapping (an ODCS v3 document)")
     for field in REQUIRED_FIELDS:
         if data.get(field) in (None, ""):
             raise ContractError(path, field, "required ODCS field is missing")

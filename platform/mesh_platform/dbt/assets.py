@@ -108,9 +108,7 @@ def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh,
             )
 
 
-def build_dbt_assets(
-    domain: Domain, project: DomainDbtProject, mesh: Mesh, product_metadata: Mapping[str, Mapping[str, Any]]
-) -> dg.AssetsDefinition:
+def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh) -> dg.AssetsDefinition:
     root = mesh.root
     manifest_path = project.prepare()
     manifest = json.loads(manifest_path.read_text())
@@ -118,7 +116,7 @@ def build_dbt_assets(
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] in domain.products:
             check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
-    translator = MeshDbtTranslator(domain, product_metadata)
+    translator = MeshDbtTranslator(domain, root)
     specs, dbt_checks = build_dbt_specs(
         translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,
         selector=DBT_DEFAULT_SELECTOR, io_manager_key=None, project=None,

@@ -2,26 +2,27 @@
 
 Models get the key `[domain, model]`; a source named after another domain maps to that domain's
 product key, so the cross-domain edge is visible in both dbt and Dagster. Product models carry
-their descriptor's owners, description, tags and contract schema.
+the same owners, description, tags, contract schema and freshness as Python products.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from ..products.descriptor import Domain
-from ..products.metadata import freshness_of
+from ..products.metadata import freshness_of, owners_of, product_metadata, product_tags
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):
-    def __init__(self, domain: Domain, product_metadata: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, domain: Domain, root: Path):
         super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
         self.domain = domain
-        self.product_metadata = product_metadata
+        self.root = root
 
     def _product(self, props: Mapping[str, Any]):
         if props["resource_type"] == "model":
@@ -42,18 +43,18 @@ class MeshDbtTranslator(DagsterDbtTranslator):
 
     def get_owners(self, props: Mapping[str, Any]):
         product = self._product(props)
-        owner = product.owner if product else self.domain.descriptor.owner
+        if product:
+            return owners_of(product)
+        owner = self.domain.descriptor.owner
         return [f"team:{owner.team}", owner.contact]
 
     def get_tags(self, props: Mapping[str, Any]) -> Mapping[str, str]:
         product = self._product(props)
-        if product is None:
-            return {"mesh/role": "internal"}
-        return {**{t: "" for t in product.descriptor.tags}, "mesh/role": "product", "mesh/kind": product.kind}
+        return product_tags(product) if product else {"mesh/role": "internal"}
 
     def get_metadata(self, props: Mapping[str, Any]) -> Mapping[str, Any]:
         product = self._product(props)
-        return dict(self.product_metadata[product.name]) if product else {}
+        return product_metadata(product, self.root) if product else {}
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)

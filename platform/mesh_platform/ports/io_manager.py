@@ -22,8 +22,18 @@ CONTRACT_KEY = "mesh/contract"
 PARTITION_COLUMN_KEY = "mesh/partition_column"
 
 
-def column_schema_metadata(schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type), constraints=dg.TableColumnConstraints(nullable=f.nullable)) for f in schema])
+def column_schema(contract) -> dg.TableSchema:
+    """The port's columns as the UI shows them: SQL type, description, constraints, classification."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                c.name, c.sql_type, description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique),
+                tags={"classification": c.classification} if c.classification else None,
+            )
+            for c in contract.columns
+        ]
+    )
 
 
 def _slice(context: dg.InputContext | dg.OutputContext, column: str | None) -> PartitionSlice | None:
@@ -88,6 +98,6 @@ def port_metadata(result, contract) -> dict[str, Any]:
         "dagster/row_count": dg.MetadataValue.int(result.rows),
         "delta_version": dg.MetadataValue.int(result.version),
         "contract_version": dg.MetadataValue.text(contract.version),
-        "dagster/column_schema": column_schema_metadata(contract.arrow_schema()),
+        "dagster/column_schema": column_schema(contract),
         "published_at": dg.MetadataValue.timestamp(dt.datetime.now(dt.timezone.utc)),
     }

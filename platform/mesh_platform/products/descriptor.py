@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..contracts import Contract, load_contract
 from ..errors import DescriptorError
 from ..names import check_name, parse_product_id, product_id
+from ..yamlfile import read_mapping
 
 ProductKind = Literal["source-aligned", "aggregate", "consumer-aligned"]
 AccessLevel = Literal["public", "internal", "restricted"]
@@ -104,21 +104,9 @@ class ProductDescriptor(_Strict):
         return value
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else None
-        raise DescriptorError(path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise DescriptorError(path, None, "expected a YAML mapping")
-    return data
-
-
 def _parse(model: type[BaseModel], path: Path) -> BaseModel:
     try:
-        return model.model_validate(_read_yaml(path))
+        return model.model_validate(read_mapping(path))
     except pydantic.ValidationError as exc:
         error = exc.errors()[0]
         loc = ".".join(str(part) for part in error["loc"]) or None

@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from ..ports.io_manager import CONTRACT_KEY, PARTITION_COLUMN_KEY
+from ..ports.io_manager import CONTRACT_KEY, PARTITION_COLUMN_KEY, column_schema
 from .descriptor import Product
 
 IO_MANAGER_KEY = "mesh_port"
@@ -36,16 +36,7 @@ def product_metadata(product: Product, root: Path) -> dict[str, Any]:
         CONTRACT_KEY: str(product.contract_path.relative_to(root)),
         "mesh/contract_version": contract.version,
         "mesh/inputs": ", ".join(i.id for i in product.inputs) or "none",
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn(
-                    c.name, c.sql_type, description=c.description,
-                    constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique),
-                    tags={"classification": c.classification} if c.classification else None,
-                )
-                for c in contract.columns
-            ]
-        ),
+        "dagster/column_schema": column_schema(contract),
     }
     for level in contract.service_levels:
         metadata[f"mesh/sla/{level.property}"] = str(level.window or level.description or "")
