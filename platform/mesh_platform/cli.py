@@ -177,12 +177,20 @@ def dev(
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(root / "workspace.yaml"), "-p", str(port)]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home})")
-    process = subprocess.Popen(command, cwd=root, env=env)
+    # A shell's background job ignores SIGINT and the child would inherit that: give dagster dev
+    # default handlers, and turn our SIGTERM into the SIGINT it shuts down cleanly on.
+    process = subprocess.Popen(command, cwd=root, env=env, preexec_fn=_default_signal_handlers)
+    signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGINT))
     try:
         raise typer.Exit(process.wait())
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         raise typer.Exit(process.wait())
+
+
+def _default_signal_handlers() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def main() -> None:
