@@ -51,6 +51,7 @@ def published(tmp_path_factory):
         yield instance, home / "storage" / "flight_operations" / "flights"
 
 
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # the test's own single-run backfill asset
 def test_a_bad_batch_is_not_published_and_nothing_downstream_reads_it(published, monkeypatch):
     instance, port = published
     monkeypatch.setenv("MESH_HOME", str(port.parent.parent.parent))
