@@ -36,7 +36,8 @@ class RuleResult:
 
 
 def _row_metric(rule: Rule) -> str:
-    return rule.metric if rule.metric else f"count(*) FILTER (WHERE {rule.failing})"
+    # count_if is count(*) FILTER (WHERE ...) by another name, and markedly faster in DuckDB.
+    return rule.metric if rule.metric else f"count_if({rule.failing})"
 
 
 def _sample(con, relation: str, rule: Rule, personal: list[str]) -> list[dict[str, Any]]:
@@ -80,18 +81,20 @@ def audit(
                         results[r.name] = RuleResult(r, False, error=f"reference {domain}.{product}: {exc}")
 
     scanned = [r for r in rules if r.name not in results and r.query is None]
-    if scanned:
-        select = ", ".join(["count(*)"] + [_row_metric(r).replace(TABLE, relation) for r in scanned])
-        total, *values = con.sql(f"SELECT {select} FROM {relation}").fetchall()[0]
-        for rule, value in zip(scanned, values):
-            failing = None if rule.metric and not rule.failing else value
-            measured = (100.0 * value / total if total else 0.0) if rule.percent else value
-            results[rule.name] = RuleResult(rule, rule.comparison.holds(measured), measured, failing)
+    select = ", ".join(["count(*)"] + [_row_metric(r).replace(TABLE, relation) for r in scanned])
+    total, *values = con.sql(f"SELECT {select} FROM {relation}").fetchall()[0]
+
+    def measure(rule: Rule, value: Any) -> RuleResult:
+        failing = value if rule.failing else None  # rows that break a row rule; extra copies of a key
+        measured = (100.0 * value / total if total else 0.0) if rule.percent else value
+        return RuleResult(rule, rule.comparison.holds(measured), measured, failing)
+
+    for rule, value in zip(scanned, values):
+        results[rule.name] = measure(rule, value)
     for rule in rules:
         if rule.query is not None and rule.name not in results:
             try:
-                value = con.sql(rule.query.replace(TABLE, relation)).fetchall()[0][0]
-                results[rule.name] = RuleResult(rule, rule.comparison.holds(value), value)
+                results[rule.name] = measure(rule, con.sql(rule.query.replace(TABLE, relation)).fetchall()[0][0])
             except duckdb.Error as exc:
                 results[rule.name] = RuleResult(rule, False, error=" ".join(str(exc).split()))
 

@@ -1,0 +1,421 @@
+"""Contract checks vs publishing the same product, and vs pandera on pandas.
+
+On TPC-H `lineitem` (~12 M rows at scale factor 2, generated once by `tpchgen-cli` into
+benchmarks/.data/), time, best of N runs, wall clock and process CPU (all threads):
+
+  write    what publishing a Python product costs: `ports.delta.publish` (cast to the contract,
+           then one Delta commit) of the table as read from Parquet, into a fresh directory;
+  checks   every rule of benchmarks/contracts/lineitem.odcs.yaml evaluated by
+           `quality.engine.audit` on the batch cast to the contract and registered in a fresh
+           in-memory DuckDB, exactly as `products.assets.audit_batch` does;
+  pandera  `quality.pandera_schema.pandera_schema(contract).validate(df, lazy=True)` on the same
+           rows as a pandas DataFrame (`Table.to_pandas()` is timed once and reported apart).
+
+The write and the checks run in alternating rounds, so a burst of load elsewhere on the machine
+hits both. It prints checks/write, checks/pandera and the checks' share of the build,
+checks / (checks + write), against the target of at most 10 %, and exits non-zero when a rule
+fails on TPC-H data (then the benchmark contract is wrong) or there are fewer than 10 M rows.
+
+    python benchmarks/checks_vs_write.py [--scale-factor 2] [--repeat 3] [--profile]
+
+`--profile` also times each rule alone, and a prototype of two engine changes (in this file, not
+in the platform) that shows what they would save. Nothing is downloaded: the data comes from the
+`tpchgen-cli` binary (pip install tpchgen-cli).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mesh_platform.contracts import parse_contract
+from mesh_platform.ports.delta import conform, publish
+from mesh_platform.quality import Rule, audit, rules_for
+from mesh_platform.quality.rules import TABLE
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CONTRACT = HERE / "contracts" / "lineitem.odcs.yaml"
+DATA = HERE / ".data"
+LABEL = "benchmarks.lineitem"
+MIN_ROWS = 10_000_000
+TARGET_SHARE = 0.10
+
+
+# -- data ---------------------------------------------------------------------------------------
+def tpchgen() -> str:
+    """The tpchgen-cli binary: next to this interpreter (a venv), else on PATH."""
+    local = Path(sys.executable).parent / "tpchgen-cli"
+    found = str(local) if local.exists() else shutil.which("tpchgen-cli")
+    if found is None:
+        sys.exit("tpchgen-cli not found: pip install tpchgen-cli (the only dependency of this benchmark)")
+    return found
+
+
+def lineitem(scale_factor: float) -> Path:
+    """benchmarks/.data/sf<N>/lineitem.parquet, generated once (about 10 s at scale factor 2 on 2 cores)."""
+    folder = DATA / f"sf{scale_factor:g}"
+    path = folder / "lineitem.parquet"
+    if path.exists():
+        print(f"data: {path.relative_to(REPO)} (cached)")
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".sf{scale_factor:g}-", dir=DATA))
+    command = [tpchgen(), "parquet", "--scale-factor", f"{scale_factor:g}", "--tables", "lineitem",
+               "--output-dir", str(staging), "--no-progress"]
+    print(f"data: generating TPC-H lineitem at scale factor {scale_factor:g}: tpchgen-cli {' '.join(command[1:])}",
+          flush=True)
+    started = time.perf_counter()
+    try:
+        subprocess.run(command, check=True)
+        folder.mkdir(exist_ok=True)
+        (staging / "lineitem.parquet").rename(path)  # the file appears only once complete
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"data: wrote {path.relative_to(REPO)} ({path.stat().st_size / 2**20:,.0f} MiB) "
+          f"in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+# -- timing -------------------------------------------------------------------------------------
+@dataclass
+class Step:
+    name: str
+    run: Callable[[], object]
+    setup: Callable[[], None] | None = None
+    teardown: Callable[[], None] | None = None
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    result: object = None
+
+    def once(self) -> None:
+        if self.setup:
+            self.setup()
+        gc.collect()
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.result = self.run()
+        self.wall.append(time.perf_counter() - wall)
+        self.cpu.append(time.process_time() - cpu)  # every thread of the process: DuckDB's, delta-rs's
+        if self.teardown:
+            self.teardown()
+        print(f"  {self.name:<12} run {len(self.wall)}: {self.wall[-1]:6.2f} s wall, {self.cpu[-1]:6.2f} s CPU", flush=True)
+
+    @property
+    def best(self) -> tuple[float, float]:
+        """Wall and CPU of the fastest run."""
+        return min(zip(self.wall, self.cpu))
+
+
+def rounds(steps: list[Step], repeat: int) -> None:
+    """Run the steps in alternating rounds, so that load elsewhere on the machine hits them all."""
+    for i in range(repeat):
+        print(f" round {i + 1}/{repeat} (load average {os.getloadavg()[0]:.2f})", flush=True)
+        for step in steps:
+            step.once()
+
+
+# -- the measured steps -------------------------------------------------------------------------
+def run_audit(table: pa.Table, rules: list[Rule]):
+    """What `products.assets.audit_batch` does: a fresh in-memory DuckDB, the batch registered, every rule."""
+    with duckdb.connect() as con:
+        con.register("batch", table)
+        return audit(con, "batch", rules)
+
+
+# -- profile: each rule alone, and a prototype of a faster engine --------------------------------
+_DUPLICATES = re.compile(r"IN \(SELECT (?P<keys>.+?) FROM \{table\} WHERE (?P<not_null>.+?) GROUP BY ALL HAVING count\(\*\) > 1\)$")
+
+
+def profile_rules(table: pa.Table, rules: list[Rule]) -> list[tuple[float, str, str]]:
+    """Each rule alone (its own query), best of 2: which one dominates the audit."""
+    out = []
+    with duckdb.connect() as con:
+        con.register("batch", table)
+        for rule in rules:
+            best = float("inf")
+            for _ in range(2):
+                started = time.perf_counter()
+                audit(con, "batch", [rule])
+                best = min(best, time.perf_counter() - started)
+            kind = "sql query" if rule.query else ("aggregate" if rule.metric else "row predicate")
+            out.append((best, rule.name, kind))
+    return sorted(out, reverse=True)
+
+
+def profile_variants(table: pa.Table, rules: list[Rule]) -> list[tuple[float, str]]:
+    """The parts of the audit, and the alternatives the prototype uses, each best of 3."""
+    row_rules = [r for r in rules if r.query is None and r.failing and not r.metric]
+    variants: list[tuple[str, str | Callable[[], object]]] = [
+        (f"scan of the {len(row_rules)} row rules as count(*) FILTER (WHERE p) (audit today)",
+         "SELECT count(*), " + ", ".join(f"count(*) FILTER (WHERE {r.failing})" for r in row_rules) + " FROM batch"),
+        (f"scan of the {len(row_rules)} row rules as count_if(p) (prototype)",
+         "SELECT count(*), " + ", ".join(f"count_if({r.failing})" for r in row_rules) + " FROM batch"),
+    ]
+    for rule in rules:
+        match = _DUPLICATES.search(rule.failing or "") if rule.metric and "DISTINCT" in rule.metric else None
+        if match:
+            keys, not_null = match["keys"], match["not_null"]
+            names = [k.strip().strip('"') for k in keys.split(",")]
+            variants += [
+                (f"{rule.name}: count(*) - count(DISTINCT ({keys})) alone (audit today)", f"SELECT {rule.metric} FROM batch"),
+                (f"{rule.name}: GROUP BY {keys} HAVING count(*) > 1 (prototype, unsorted)",
+                 f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM batch WHERE {not_null} GROUP BY {keys} HAVING count(*) > 1)"),
+                (f"{rule.name}: rows strictly increasing by key, Arrow compute (prototype, sorted)",
+                 lambda names=names: strictly_increasing(table, names)),
+            ]
+    out = []
+    with duckdb.connect() as con:
+        con.register("batch", table)
+        for label, run in variants:
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                con.sql(run).fetchall() if isinstance(run, str) else run()
+                best = min(best, time.perf_counter() - started)
+            out.append((best, label))
+    return out
+
+
+def strictly_increasing(table: pa.Table, keys: list[str]) -> bool:
+    """True when the rows are sorted by `keys` with no key repeated: then the key is unique.
+
+    A vectorised comparison of each row with the next (Arrow compute, no hashing): about 30 ms
+    for 12 M rows. Producers often emit rows in key order (TPC-H does); when they do not, the
+    caller falls back to hashing.
+    """
+    columns = [table.column(k) for k in keys]
+    if table.num_rows < 2:
+        return True
+    if any(c.null_count for c in columns):
+        return False
+    n = table.num_rows
+    ok = None
+    for column in reversed(columns):  # lexicographic: (a, b) < (a', b') iff a < a' or (a = a' and b < b')
+        before, after = column.slice(0, n - 1), column.slice(1)
+        greater = pc.greater(after, before)
+        ok = greater if ok is None else pc.or_(greater, pc.and_(pc.equal(after, before), ok))
+    return bool(pc.all(ok).as_py())
+
+
+def prototype_audit(table: pa.Table, rules: list[Rule]) -> dict[str, object]:
+    """The same rules, evaluated the way this benchmark suggests `engine.audit` could (not platform code).
+
+    1. Row rules as `count_if(predicate)` instead of `count(*) FILTER (WHERE predicate)`.
+    2. Duplicate-key rules out of the shared scan: inside it, `count(DISTINCT (a, b))` makes DuckDB
+       fan the scan out to a hash aggregate over a STRUCT per row. Instead: a sortedness check of
+       the Arrow key columns proves the key unique without hashing; otherwise a GROUP BY on the
+       key columns counts the surplus rows.
+    Returns each rule's measured value (percent rules not handled: the benchmark contract has none).
+    """
+    values: dict[str, object] = {}
+    with duckdb.connect() as con:
+        con.register("batch", table)
+        scanned, grouped = [], []
+        for rule in rules:
+            if rule.query is not None:
+                continue
+            match = _DUPLICATES.search(rule.failing or "") if rule.metric and "DISTINCT" in rule.metric else None
+            if match:
+                grouped.append((rule, match["keys"], match["not_null"]))
+            else:
+                scanned.append(rule)
+        metrics = [r.metric.replace(TABLE, "batch") if r.metric else f"count_if({r.failing.replace(TABLE, 'batch')})" for r in scanned]
+        for rule, value in zip(scanned, con.sql(f"SELECT {', '.join(metrics)} FROM batch").fetchall()[0]):
+            values[rule.name] = value
+        for rule, keys, not_null in grouped:
+            names = [k.strip().strip('"') for k in keys.split(",")]
+            if strictly_increasing(table, names):
+                values[rule.name] = 0
+                continue
+            # count(*) - count(DISTINCT key) over the non-null keys = sum of (n - 1) over repeated keys
+            values[rule.name] = con.sql(
+                f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM batch WHERE {not_null} "
+                f"GROUP BY {keys} HAVING count(*) > 1)"
+            ).fetchall()[0][0]
+        for rule in rules:
+            if rule.query is not None:
+                values[rule.name] = con.sql(rule.query.replace(TABLE, "batch")).fetchall()[0][0]
+    return values
+
+
+def git_revision() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "platform"], cwd=REPO, capture_output=True, text=True).stdout
+        return head + (" (platform/ has uncommitted changes)" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale-factor", type=float, default=2, help="TPC-H scale factor (2 gives ~12 M lineitem rows)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of write and checks; the best run of each is reported")
+    parser.add_argument("--pandera-repeat", type=int, default=None,
+                        help="runs of the pandera baseline (default: --repeat, at most 2: it takes ~40 s a run)")
+    parser.add_argument("--profile", action="store_true", help="time each rule alone, and the prototype engine")
+    args = parser.parse_args()
+    pandera_repeat = args.pandera_repeat or min(args.repeat, 2)
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    print(f"{dt.datetime.now():%Y-%m-%d %H:%M} · {platform.platform()} · {os.cpu_count()} CPUs · {memory:.0f} GiB · "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"Python {platform.python_version()} · duckdb {duckdb.__version__} · pyarrow {pa.__version__} · "
+          f"deltalake {_version('deltalake')} · pandas {_version('pandas')} · pandera {_version('pandera')} · "
+          f"commit {git_revision()}")
+    path = lineitem(args.scale_factor)
+
+    contract = parse_contract(CONTRACT)
+    schema = contract.arrow_schema()
+    rules = rules_for(contract)
+    # The rules pandera expresses too (the schema's constraints); not the ODCS quality rules.
+    quality_names = {q.name for c in contract.columns for q in c.quality} | {q.name for q in contract.quality}
+    schema_rules = [r for r in rules if r.name not in quality_names]
+
+    started = time.perf_counter()
+    raw = pq.read_table(path)  # as tpchgen-cli writes it: string_view columns, the producer's own types
+    print(f"loaded {raw.num_rows:,} rows x {raw.num_columns} columns from Parquet in {time.perf_counter() - started:.1f} s "
+          f"({raw.nbytes / 2**30:.2f} GiB in Arrow)")
+    if raw.num_rows < MIN_ROWS:
+        print(f"WARNING: {raw.num_rows:,} rows is below the {MIN_ROWS:,} the benchmark requires; use --scale-factor 2")
+
+    # The batch the platform audits is the one cast to the contract (assets.py: conform(...).read_all()).
+    started = time.perf_counter()
+    batch = conform(raw, schema, LABEL).read_all()
+    print(f"cast to the contract's schema once, for the audit: {time.perf_counter() - started:.2f} s (not counted)")
+
+    scratch = Path(tempfile.mkdtemp(prefix="delta-", dir=DATA))
+    target = {"n": 0}
+
+    def fresh() -> None:
+        target["n"] += 1
+        target["uri"] = str(scratch / f"lineitem-{target['n']}")
+
+    def clean() -> None:
+        shutil.rmtree(target["uri"], ignore_errors=True)
+
+    write = Step("write", lambda: publish(target["uri"], raw, schema, label=LABEL), setup=fresh, teardown=clean)
+    checks = Step("checks", lambda: run_audit(batch, rules))
+    same = Step("checks-same", lambda: run_audit(batch, schema_rules))
+    prototype = Step("prototype", lambda: prototype_audit(batch, rules)) if args.profile else None
+    print(f"\nwrite = conform + publish (Delta, one commit); checks = audit of all {len(rules)} rules; "
+          f"checks-same = the {len(schema_rules)} rules pandera also expresses"
+          + ("; prototype = the same rules with the engine changes sketched in prototype_audit()" if prototype else ""))
+    try:
+        rounds([write, checks, same] + ([prototype] if prototype else []), args.repeat)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert write.result.rows == raw.num_rows, write.result
+    results = checks.result
+    failed = [r for r in results if not r.passed]
+    print(f"  {len(results) - len(failed)}/{len(results)} rules pass")
+    for r in failed:
+        print(f"  FAILED {r.summary()}")
+
+    profile = []
+    if prototype:
+        print("\nprofile: each rule alone")
+        profile = profile_rules(batch, rules)
+        variants = profile_variants(batch, rules)
+        expected = {r.rule.name: r.value for r in results}
+        wrong = {k: (v, expected[k]) for k, v in prototype.result.items() if v != expected[k]}
+        if wrong:
+            print(f"  prototype disagrees with audit (prototype, audit): {wrong}")
+
+    print(f"\npandera: DataFrameSchema.validate(lazy=True) on pandas, {pandera_repeat} runs")
+    import pandera.errors  # imported late: pandera is slow to import
+
+    from mesh_platform.quality.pandera_schema import pandera_schema
+
+    started, cpu = time.perf_counter(), time.process_time()
+    frame = batch.to_pandas()
+    to_pandas = Step("to_pandas", lambda: None, wall=[time.perf_counter() - started], cpu=[time.process_time() - cpu])
+    print(f"  Arrow -> pandas: {to_pandas.best[0]:.2f} s wall, {to_pandas.best[1]:.2f} s CPU")
+    validator = pandera_schema(contract)
+    failures = []
+
+    def validate() -> None:
+        try:
+            validator.validate(frame, lazy=True)
+        except pandera.errors.SchemaErrors as exc:
+            failures.append(exc)
+
+    pandera = Step("pandera", validate)
+    rounds([pandera], pandera_repeat)
+    if failures:
+        print(f"  pandera reports failures:\n{failures[0]}")
+    del frame
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+    # -- report ---------------------------------------------------------------------------------
+    rows = raw.num_rows
+    print(f"\nTPC-H lineitem, scale factor {args.scale_factor:g}: {rows:,} rows; best of {args.repeat} "
+          f"(pandera: best of {pandera_repeat}); peak RSS {peak:.1f} GiB; load average now {os.getloadavg()[0]:.2f}")
+    print(f"{'step':<58}{'wall s':>8}{'CPU s':>8}{'M rows/s':>10}")
+    lines = [
+        ("write: conform + publish (Delta, one commit)", write),
+        (f"checks: audit, all {len(rules)} rules", checks),
+        (f"checks: audit, the {len(schema_rules)} rules pandera also expresses", same),
+    ]
+    if prototype:
+        lines.append((f"(prototype engine, all {len(rules)} rules, see --profile)", prototype))
+    lines += [
+        (f"pandera: validate, {len(validator.columns)} columns, {len(schema_rules)} rules", pandera),
+        ("(pandera's input: Arrow -> pandas, not counted)", to_pandas),
+    ]
+    for name, step in lines:
+        wall, cpu = step.best
+        print(f"{name:<58}{wall:>8.2f}{cpu:>8.2f}{rows / wall / 1e6:>10.1f}")
+
+    (w_wall, w_cpu), (c_wall, c_cpu), (s_wall, _), (p_wall, _) = write.best, checks.best, same.best, pandera.best
+    share = c_wall / (c_wall + w_wall)
+    print(f"\nchecks / write            = {c_wall / w_wall:6.1%}   (CPU: {c_cpu / w_cpu:.1%})")
+    print(f"checks / pandera          = {c_wall / p_wall:6.1%}   (pandera {p_wall / c_wall:.1f}x slower while checking "
+          f"{len(schema_rules)} of the {len(rules)} rules; same rules: {s_wall / p_wall:.1%}, {p_wall / s_wall:.0f}x)")
+    print(f"checks share of the build = {share:6.1%}   = checks / (checks + write); target <= {TARGET_SHARE:.0%}: "
+          f"{'MET' if share <= TARGET_SHARE else 'NOT MET'}")
+    if profile:
+        print(f"\neach rule alone, best of 2 (audit() evaluates the {sum(1 for r in rules if r.query is None)} row and "
+              f"aggregate rules in one scan, and each sql rule as its own query):")
+        for seconds, name, kind in profile:
+            print(f"  {seconds:7.3f} s  {name:<36} {kind}")
+        print("parts of the audit, and the prototype's alternatives (best of 3):")
+        for seconds, label in variants:
+            print(f"  {seconds:7.3f} s  {label}")
+        p_share = prototype.best[0] / (prototype.best[0] + w_wall)
+        print(f"prototype engine: {prototype.best[0]:.2f} s = {prototype.best[0] / w_wall:.1%} of the write, "
+              f"{p_share:.1%} of the build")
+    if failed:
+        print("\nERROR: some rules fail on TPC-H data: the benchmark contract is wrong")
+    return 0 if not failed and not failures and rows >= MIN_ROWS else 1
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
