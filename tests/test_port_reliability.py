@@ -17,7 +17,7 @@ import pandera.errors
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mesh_platform.contracts import parse_contract
@@ -102,6 +102,7 @@ rows = st.lists(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=rows)
+@example(rows=[{"id": 0, "score": None, "label": "a", "note": None}])  # a rule's predicate NULL on every row
 def test_random_batches_publish_and_read_back_equal_or_fail_naming_a_rule(lab, rows, tmp_path_factory, monkeypatch):
     root, product = lab
     home = tmp_path_factory.mktemp("home")

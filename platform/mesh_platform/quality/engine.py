@@ -36,8 +36,9 @@ class RuleResult:
 
 
 def _row_metric(rule: Rule) -> str:
-    # count_if is count(*) FILTER (WHERE ...) by another name, and markedly faster in DuckDB.
-    return rule.metric if rule.metric else f"count_if({rule.failing})"
+    # count_if is count(*) FILTER (WHERE ...) by another name and markedly faster in DuckDB, but
+    # it is NULL, not 0, when the predicate is NULL on every row (a range rule on an empty column).
+    return rule.metric if rule.metric else f"coalesce(count_if({rule.failing}), 0)"
 
 
 def _sample(con, relation: str, rule: Rule, personal: list[str]) -> list[dict[str, Any]]:
