@@ -9,7 +9,6 @@ other domains' products it reads so that Dagster draws the edges across code loc
 
 from __future__ import annotations
 
-
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any

@@ -113,6 +113,10 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> pa.Re
 def conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema, label: str) -> pa.RecordBatchReader:
     """A lazy stream of `data` cast to `schema`: large ports never sit twice in memory."""
     reader = data.to_reader() if isinstance(data, pa.Table) else data
+    if reader.schema.equals(schema, check_metadata=False):
+        # Already conformed (a Python product's batch is cast before its audit): the IO manager's
+        # publish would otherwise cast every column a second time.
+        return reader
     check_columns(reader.schema, schema, label)
 
     def batches() -> Iterator[pa.RecordBatch]:
