@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,14 @@ REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
 API_VERSIONS = ("v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0", "v3.2.0")
 
 
-# Classifications that mark personal data: such values never appear in check samples.
+# Classifications that mark personal data: such values never appear in check samples, and
+# readers outside the product's personal-data allow-list see them masked.
 PERSONAL_CLASSIFICATIONS = frozenset({"pii", "personal", "sensitive"})
+# How a personal column is masked, declared per column as the ODCS custom property `masking`:
+# a keyed hash keeps values joinable without revealing them; redaction removes them.
+MASKING_METHODS = ("hash", "redact")
+# Column names end up in SQL and file paths: ASCII identifiers only, whatever the policies add.
+COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 SLA_UNITS: dict[str, dt.timedelta] = {
     **dict.fromkeys(("s", "sec", "second", "seconds"), dt.timedelta(seconds=1)),
     **dict.fromkeys(("m", "min", "minute", "minutes"), dt.timedelta(minutes=1)),
@@ -53,6 +60,8 @@ class Column:
     enum: tuple = ()
     references: tuple[str, ...] = ()  # relationship targets: `domain.product.column`
     quality: tuple = ()  # ODCS DataQuality rules of this column
+    masking: str | None = None  # "hash" or "redact": how readers outside the allow-list see it
+    business_name: str | None = None  # names the global identifier a column carries, if any
 
     @property
     def is_personal(self) -> bool:
@@ -147,6 +156,8 @@ def _column(path: Path, index: int, prop) -> Column:
     field = f"schema[0].properties[{index}]"
     if not prop.name:
         raise ContractError(path, f"{field}.name", "every column needs a name")
+    if not isinstance(prop.name, str) or not COLUMN_NAME.fullmatch(prop.name):
+        raise ContractError(path, f"{field}.name", f"column name {prop.name!r} is not an identifier: expected ASCII letters, digits and '_', starting with a letter or '_', at most 63 characters")
     try:
         arrow_type = arrow_type_for(prop.logicalType, prop.physicalType)
     except ValueError as exc:
@@ -154,9 +165,16 @@ def _column(path: Path, index: int, prop) -> Column:
     references = []
     for j, relationship in enumerate(prop.relationships or []):
         target = relationship.to if isinstance(relationship.to, str) else None
-        if target is None or len(target.split(".")) != 3:
+        parts = target.split(".") if target is not None else []
+        if len(parts) != 3 or not all(COLUMN_NAME.fullmatch(p) for p in parts):
             raise ContractError(path, f"{field}.relationships[{j}].to", "expected 'domain.product.column' of a mesh product")
         references.append(target)
+    masking = None
+    for j, custom in enumerate(prop.customProperties or []):
+        if custom.property == "masking":
+            if custom.value not in MASKING_METHODS:
+                raise ContractError(path, f"{field}.customProperties[{j}].value", f"unknown masking {custom.value!r}; expected one of {', '.join(MASKING_METHODS)}")
+            masking = custom.value
     return Column(
         name=prop.name,
         arrow_type=arrow_type,
@@ -171,6 +189,8 @@ def _column(path: Path, index: int, prop) -> Column:
         enum=tuple(e.value for e in prop.enum or ()),
         references=tuple(references),
         quality=tuple(prop.quality or ()),
+        masking=masking,
+        business_name=prop.businessName,
     )
 
 
@@ -200,7 +220,12 @@ def _service_levels(path: Path, odcs: OpenDataContractStandard, columns: tuple[C
 
 def parse_contract(path: str | Path) -> Contract:
     path = Path(path)
-    data = read_mapping(path, ContractError, "a YAML mapping (an ODCS v3 document)")
+    return contract_from_mapping(read_mapping(path, ContractError, "a YAML mapping (an ODCS v3 document)"), path)
+
+
+def contract_from_mapping(data: dict, path: Path) -> Contract:
+    """A contract from its parsed YAML; `path` names where it came from in errors (a file, or
+    the port whose stored contract this is)."""
     for field in REQUIRED_FIELDS:
         if data.get(field) in (None, ""):
             raise ContractError(path, field, "required ODCS field is missing")

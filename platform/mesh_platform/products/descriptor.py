@@ -84,8 +84,9 @@ class ProductDescriptor(_Strict):
     owner: Owner | None = None  # defaults to the domain's owner
     access: AccessLevel = "public"
     readers: tuple[str, ...] = ()  # domains allowed to read an `internal` product
+    personal_data_readers: tuple[str, ...] = ()  # domains that see personal columns unmasked
     tags: tuple[str, ...] = ()
-    inputs: tuple[str, ...] = ()  # input ports: `domain.product`
+    inputs: tuple[str, ...] = ()  # input ports: `domain.product`, or `domain.product@v2` to pin a major
     contract: str | None = None  # path relative to the domain folder
     partitioning: Partitioning | None = None
 
@@ -94,14 +95,39 @@ class ProductDescriptor(_Strict):
     def _snake(cls, value: str) -> str:
         return check_name(value, "product name")
 
+    @field_validator("readers", "personal_data_readers")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            check_name(item, "reader domain")
+        return value
+
     @field_validator("inputs")
     @classmethod
     def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            parse_product_id(item)
-        if len(set(value)) != len(value):
+        ports = [parse_input_port(item) for item in value]
+        if len({p.key for p in ports}) != len(ports):
             raise ValueError("an input port is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _readers_fit_access(self) -> "ProductDescriptor":
+        if self.readers and self.access != "internal":
+            raise ValueError(f"readers are the allow-list of an internal product; this product is {self.access}")
+        if self.access == "internal" and not self.readers:
+            raise ValueError("an internal product lists the domains that may read it in readers")
+        return self
+
+
+def parse_input_port(text: str) -> InputPort:
+    """`"fleet.aircraft"` or, pinned to a contract major, `"fleet.aircraft@v1"`."""
+    address, at, pin = text.partition("@") if isinstance(text, str) else (text, "", "")
+    major = None
+    if at:
+        if not (pin.startswith("v") and pin[1:].isdigit() and pin[1:].isascii() and len(pin) <= 6):
+            raise ValueError(f"{text!r}: a pinned input port ends in @v<major>, e.g. 'fleet.aircraft@v1'")
+        major = int(pin[1:])
+    return InputPort(*parse_product_id(address), major)
 
 
 def _parse(model: type[BaseModel], path: Path) -> BaseModel:
@@ -122,6 +148,7 @@ def _parse(model: type[BaseModel], path: Path) -> BaseModel:
 class InputPort:
     domain: str
     product: str
+    major: int | None = None  # the contract major the consumer pinned; None follows the current one
 
     @property
     def id(self) -> str:
@@ -157,7 +184,7 @@ class Product:
 
     @property
     def inputs(self) -> tuple[InputPort, ...]:
-        return tuple(InputPort(*parse_product_id(i)) for i in self.descriptor.inputs)
+        return tuple(parse_input_port(i) for i in self.descriptor.inputs)
 
     @cached_property
     def contract(self) -> Contract:
