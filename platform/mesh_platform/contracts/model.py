@@ -21,6 +21,7 @@ from open_data_contract_standard.model import OpenDataContractStandard
 
 from ..errors import ContractError
 from ..yamlfile import read_mapping
+from .semver import Semver
 from .types import arrow_type_for, sql_type_of
 
 REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
@@ -101,6 +102,11 @@ class Contract:
     @property
     def version(self) -> str:
         return self.odcs.version or ""
+
+    @property
+    def major(self) -> int:
+        """The major version consumers pin: it moves on every breaking change."""
+        return Semver.parse(self.version).major
 
     @property
     def id(self) -> str:
@@ -229,6 +235,10 @@ def contract_from_mapping(data: dict, path: Path) -> Contract:
     for field in REQUIRED_FIELDS:
         if data.get(field) in (None, ""):
             raise ContractError(path, field, "required ODCS field is missing")
+    try:
+        Semver.parse(data["version"])
+    except ValueError as exc:
+        raise ContractError(path, "version", str(exc)) from None
     if data["kind"] != "DataContract":
         raise ContractError(path, "kind", f"expected 'DataContract', found {data['kind']!r}")
     if data["apiVersion"] not in API_VERSIONS:
