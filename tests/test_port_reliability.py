@@ -109,7 +109,7 @@ def test_random_batches_publish_and_read_back_equal_or_fail_naming_a_rule(lab, r
     monkeypatch.setenv("MESH_HOME", str(home))
     frame = pd.DataFrame(rows, columns=["id", "score", "label", "note"]).astype({"id": "Int64", "score": "Float64"})
     asset = python_product_asset(product, PythonProduct("scores", lambda: frame), root)
-    port = home / "storage" / "lab" / "scores"
+    port = home / "storage" / "lab" / "scores" / "v1"
     good = pd.DataFrame({"id": [1], "score": [5.0], "label": ["a"], "note": [None]})
     first = python_product_asset(product, PythonProduct("scores", lambda: good), root)
     manager = PortIOManager(project_root=str(root), domain="lab")

@@ -48,7 +48,7 @@ def published(tmp_path_factory):
         for defs, job in ((shared, "build_shared"), (fleet, "build_fleet"), (weather, "build_weather")):
             assert run(defs, job, instance).success
         assert run(flight_operations, "build_flight_operations", instance, partition_key=MARCH).success
-        yield instance, home / "storage" / "flight_operations" / "flights"
+        yield instance, home / "storage" / "flight_operations" / "flights" / "v1"
 
 
 @pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # the test's own single-run backfill asset
@@ -120,7 +120,7 @@ def test_a_dbt_product_that_breaks_its_contract_keeps_its_last_good_version(tmp_
     project = copy_project(tmp_path / "project")
     home = tmp_path / "home"
     assert run_mesh(["build", "--domain", "fleet"], home, cwd=project).returncode == 0
-    port = home / "storage" / "fleet" / "aircraft"
+    port = home / "storage" / "fleet" / "aircraft" / "v1"
     good = DeltaTable(str(port)).to_pyarrow_table()
 
     model = project / "dbt_projects" / "fleet" / "models" / "aircraft.sql"

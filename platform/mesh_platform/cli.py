@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import MeshError
@@ -110,9 +111,11 @@ def build(
 @app.command()
 def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for CI).")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List every policy of every product, passing ones too.")] = False,
     project: ProjectOption = None,
 ) -> None:
-    """Load every domain as Dagster would and check its descriptors, contracts and dbt project."""
+    """Load every domain as Dagster would; check its descriptors, contracts, dbt project and the
+    mesh's policies. Exits 1 when a domain does not load or an error policy fails."""
     from .validation import validate_mesh
 
     root = _root(project)
@@ -125,11 +128,32 @@ def validate(
         for column in ("domain", "products", "status"):
             table.add_column(column)
         for report in reports:
-            status = "[green]ok[/]" if report.ok else f"[red]error:[/] {report.error}"
+            status = "[green]ok[/]" if report.ok else f"[red]error:[/] {escape(report.error or '')}"
             table.add_row(report.domain, ", ".join(report.products), status)
         console.print(table)
-    if not all(r.ok for r in reports):
+        console.print(_policy_table([f for r in reports for f in r.policies], show_all))
+    if not all(r.ok for r in reports) or any(f["status"] == "fail" and f["severity"] == "error" for r in reports for f in r.policies):
         raise typer.Exit(code=1)
+
+
+def _policy_table(findings: list[dict], show_all: bool) -> Table:
+    """One row per product and policy that needs attention (every one with --all)."""
+    table = Table(title="policies")
+    for column in ("product", "policy", "severity", "result", "detail"):
+        table.add_column(column, overflow="fold")
+    style = {"pass": "[green]pass[/]", "not evaluated": "[yellow]not evaluated[/]"}
+    by_product: dict[str, list[dict]] = {}
+    for finding in findings:
+        by_product.setdefault(finding["product"], []).append(finding)
+    for product, items in sorted(by_product.items()):
+        shown = items if show_all else [f for f in items if f["status"] != "pass"]
+        if not shown:
+            table.add_row(product, f"all {len(items)}", "", "[green]pass[/]", "")
+        for f in shown:
+            result = style.get(f["status"]) or ("[red]fail[/]" if f["severity"] == "error" else "[yellow]warning[/]")
+            scope = "" if f["scope"] == "global" else f" ({f['scope']})"
+            table.add_row(product, f["policy"] + scope, f["severity"], result, escape("; ".join(f["messages"])))
+    return table
 
 
 contract_app = typer.Typer(help="Work with data contracts.", no_args_is_help=True)

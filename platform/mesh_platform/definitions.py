@@ -9,6 +9,7 @@ other domains' products it reads so that Dagster draws the edges across code loc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import dagster as dg
 
 from .errors import DescriptorError
+from .governance.global_policies import GLOBAL_POLICIES
+from .governance.policies import Governance, Policy, PolicyContext, PolicyViolation, combine, evaluate
 from .mesh import Mesh, current_mesh
 from .ports.io_manager import PARTITION_COLUMN_KEY, PortIOManager
 from .products.assets import python_product_asset
@@ -23,7 +26,9 @@ from .products.descriptor import Domain
 from .products.metadata import IO_MANAGER_KEY, partitions_of
 from .products.python import PythonProduct
 from .settings import find_project_root
-from .validation import validate_domain
+
+
+POLICY_REPORT_KEY = "mesh/policy_report"  # on the Definitions: every finding, for `mesh validate`
 
 
 def build_job_name(domain: str) -> str:
@@ -56,28 +61,36 @@ def domain_definitions(
     *,
     products: Sequence[PythonProduct] = (),
     dbt_vars: Mapping[str, Any] | None = None,
+    policies: Sequence[Policy] = (),
 ) -> dg.Definitions:
-    """Build the code location of the domain whose folder holds `domain_file`."""
+    """Build the code location of the domain whose folder holds `domain_file`.
+
+    `policies` are the domain's own, added to the mesh's global policies (never replacing one).
+    A product violating an error policy keeps the whole domain from deploying, with the reason."""
     folder = Path(domain_file).resolve().parent
     root = find_project_root(folder)
     mesh = current_mesh(root)
     domain = mesh.domain_at(folder)
     inputs = _input_specs(domain, mesh)  # first: an unknown input port fails before any work
-    validate_domain(domain, mesh)
+    governing = combine(GLOBAL_POLICIES, policies, domain.name)
+    report = evaluate(domain.products.values(), PolicyContext(mesh), governing)
+    if report.errors():
+        raise PolicyViolation(domain.name, report)
+    governance = Governance(governing, report)
 
     implementations = {impl.name: impl for impl in products}
     for name, impl in implementations.items():
         if name not in domain.products:
             raise DescriptorError(domain.folder / "products", name, f"{impl.where} implements a product with no descriptor products/{name}.yaml")
 
-    assets: list[Any] = [python_product_asset(domain.products[n], impl, root) for n, impl in implementations.items()]
+    assets: list[Any] = [python_product_asset(domain.products[n], impl, root, governance) for n, impl in implementations.items()]
     dbt_models: set[str] = set()
     if domain.descriptor.dbt_project:
         from .dbt.assets import build_dbt_assets
         from .dbt.project import DomainDbtProject
 
         project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, dict(dbt_vars or {}))
-        dbt = build_dbt_assets(domain, project, mesh)
+        dbt = build_dbt_assets(domain, project, mesh, governance)
         assets.append(dbt)
         dbt_models = {key.path[-1] for key in dbt.keys if key.path[0] == domain.name}
 
@@ -90,4 +103,5 @@ def domain_definitions(
         assets=assets,
         resources={IO_MANAGER_KEY: PortIOManager(project_root=str(root), domain=domain.name)},
         jobs=[dg.define_asset_job(build_job_name(domain.name), selection=dg.AssetSelection.all())],
+        metadata={POLICY_REPORT_KEY: dg.MetadataValue.json(json.loads(report.to_json()))},
     )

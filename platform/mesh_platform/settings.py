@@ -7,10 +7,13 @@ Everything is resolved on each call, never at import time, so tests and the CLI 
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 MESH_HOME_ENV = "MESH_HOME"
 STORAGE_ROOT_ENV = "MESH_STORAGE_ROOT"
+MASKING_KEY_ENV = "MESH_MASKING_KEY"
 PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
 WORKSPACE_FILE = "workspace.yaml"
 
@@ -53,3 +56,28 @@ def dagster_home(project_root: str | Path) -> Path:
 def warehouse_path(project_root: str | Path, domain: str) -> Path:
     """Each domain's private DuckDB file: only that domain's dbt project ever opens it."""
     return mesh_home(project_root) / "warehouse" / f"{domain}.duckdb"
+
+
+def masking_key(project_root: str | Path) -> bytes:
+    """The secret of the keyed hash that masks personal data. From `MESH_MASKING_KEY` (a
+    deployment sets it from its secret store); otherwise a random key created once per mesh home,
+    readable by its owner only."""
+    configured = os.environ.get(MASKING_KEY_ENV)
+    if configured:
+        return configured.encode()
+    path = mesh_home(project_root) / "masking.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting together agree on one key.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key.encode()
+        time.sleep(0.01)  # the creator has not written it yet
+    raise RuntimeError(f"the masking key at {path} is empty; delete it to create a new one")

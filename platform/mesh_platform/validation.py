@@ -5,7 +5,7 @@ Each failure is one DescriptorError naming the file, the field and what was expe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -105,6 +105,25 @@ class DomainReport:
     ok: bool
     products: list[str]
     error: str | None = None
+    policies: list[dict] = field(default_factory=list)  # one finding per (product, policy)
+
+
+def _findings(root: Path, mesh: Mesh, domain, defs=None, error: Exception | None = None) -> list[dict]:
+    """The location's policy verdict; when it failed to load for another reason, the global
+    policies are still evaluated from its descriptors so the report stays complete."""
+    from .definitions import POLICY_REPORT_KEY
+    from .governance.global_policies import GLOBAL_POLICIES
+    from .governance.policies import PolicyContext, PolicyViolation, combine, evaluate
+
+    if isinstance(error, PolicyViolation):
+        report = error.report
+    elif defs is not None and POLICY_REPORT_KEY in (defs.metadata or {}):
+        return list(defs.metadata[POLICY_REPORT_KEY].data)
+    elif domain is not None:
+        report = evaluate(domain.products.values(), PolicyContext(mesh), combine(GLOBAL_POLICIES, (), domain.name))
+    else:
+        return []
+    return [f.as_dict() for f in report.findings]
 
 
 def validate_mesh(root: Path) -> list[DomainReport]:
@@ -122,12 +141,12 @@ def validate_mesh(root: Path) -> list[DomainReport]:
             if domain is None:
                 folder = root.joinpath(*module.split(".")[:-1]).resolve()
                 raise mesh.broken.get(folder) or MeshError(f"location {name!r} has no domain.yaml the platform can read")
-            load_location(root, module)
+            defs = load_location(root, module)
         except Exception as exc:  # every failure becomes one line of the report
             text = " ".join(str(exc).split()) if isinstance(exc, MeshError) else f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-            reports.append(DomainReport(name, False, products, text))
+            reports.append(DomainReport(name, False, products, text, _findings(root, mesh, domain, error=exc)))
         else:
-            reports.append(DomainReport(name, True, products))
+            reports.append(DomainReport(name, True, products, policies=_findings(root, mesh, domain, defs=defs)))
     try:
         mesh.domain_order()
     except MeshError as exc:

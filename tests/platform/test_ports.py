@@ -39,10 +39,15 @@ schema:
 
 @pytest.fixture
 def project(tmp_path, mesh_home) -> Path:
+    # The IO manager reads through the mesh's access rules, so the port belongs to a declared product.
     root = tmp_path / "project"
-    root.mkdir()
+    lab = root / "domains" / "lab"
+    (lab / "products").mkdir(parents=True)
+    (lab / "contracts").mkdir()
     (root / "workspace.yaml").write_text("load_from: []\n")
-    (root / "readings.odcs.yaml").write_text(CONTRACT)
+    (lab / "domain.yaml").write_text("name: lab\nkind: source-aligned\ndescription: Test lab.\nowner: {team: lab, contact: lab@mesh.example}\n")
+    (lab / "products" / "readings.yaml").write_text("name: readings\ndescription: Sensor readings.\n")
+    (lab / "contracts" / "readings.odcs.yaml").write_text(CONTRACT)
     return root
 
 
@@ -65,7 +70,7 @@ def test_io_manager_round_trips_every_type_into_each_consumer_format(project):
     written = readings(1, [Decimal("1.5"), None, Decimal("1234567.125")])
     seen: dict[str, object] = {}
 
-    @dg.asset(key=["lab", "readings"], io_manager_key="mesh_port", metadata={"mesh/contract": "readings.odcs.yaml"})
+    @dg.asset(key=["lab", "readings"], io_manager_key="mesh_port", metadata={"mesh/contract": "domains/lab/contracts/readings.odcs.yaml"})
     def lab_readings() -> pd.DataFrame:
         return written
 
@@ -91,7 +96,7 @@ def test_io_manager_round_trips_every_type_into_each_consumer_format(project):
     assert metadata["delta_version"].value == 0
 
     arrow: pa.Table = seen["arrow"]
-    contract_schema = parse_contract(project / "readings.odcs.yaml").arrow_schema()
+    contract_schema = parse_contract(project / "domains/lab/contracts/readings.odcs.yaml").arrow_schema()
     assert arrow.schema.remove_metadata() == contract_schema.remove_metadata()
     assert arrow.column("amount").to_pylist() == [Decimal("1.500"), None, Decimal("1234567.125")]
     assert arrow.column("taken_at")[0].as_py() == dt.datetime(2013, 1, 2, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
@@ -108,8 +113,8 @@ def test_io_manager_round_trips_every_type_into_each_consumer_format(project):
 
 def test_a_later_publish_with_a_different_decimal_precision_is_cast_to_the_contract(project, mesh_home):
     """deltalake alone would pick decimal(2,1) from the first batch and refuse the second."""
-    schema = parse_contract(project / "readings.odcs.yaml").arrow_schema()
-    uri = port_uri(str(mesh_home / "storage"), "lab", "readings")
+    schema = parse_contract(project / "domains/lab/contracts/readings.odcs.yaml").arrow_schema()
+    uri = port_uri(str(mesh_home / "storage"), "lab", "readings", 1)
     january = PartitionSlice("month", dt.date(2013, 1, 1), dt.date(2013, 2, 1))
     february = PartitionSlice("month", dt.date(2013, 2, 1), dt.date(2013, 3, 1))
     first = pa.Table.from_pandas(readings(1, [Decimal("1.5")]), preserve_index=False)
@@ -122,8 +127,8 @@ def test_a_later_publish_with_a_different_decimal_precision_is_cast_to_the_contr
 
 
 def test_a_failed_publish_leaves_the_previous_version_readable(project, mesh_home):
-    schema = parse_contract(project / "readings.odcs.yaml").arrow_schema()
-    uri = port_uri(str(mesh_home / "storage"), "lab", "readings")
+    schema = parse_contract(project / "domains/lab/contracts/readings.odcs.yaml").arrow_schema()
+    uri = port_uri(str(mesh_home / "storage"), "lab", "readings", 1)
     good = pa.Table.from_pandas(readings(1, [Decimal("1.5"), Decimal("2.5")]), preserve_index=False)
     publish(uri, good, schema, label="lab.readings")
 
@@ -143,7 +148,7 @@ def test_a_failed_publish_leaves_the_previous_version_readable(project, mesh_hom
 
 
 def test_port_addresses_stay_under_the_storage_root():
-    assert port_uri("s3://bucket/mesh/", "fleet", "aircraft") == "s3://bucket/mesh/fleet/aircraft"
+    assert port_uri("s3://bucket/mesh/", "fleet", "aircraft", 2) == "s3://bucket/mesh/fleet/aircraft/v2"
     for bad in ["../etc", "Fleet", "a b", "", "x" * 64, "flé"]:
         with pytest.raises(ValueError, match="not a valid name"):
-            port_uri("/tmp/storage", bad, "aircraft")
+            port_uri("/tmp/storage", bad, "aircraft", 1)

@@ -19,7 +19,7 @@ def server_entry(uri: str) -> dict:
 def export_contract(product: Product, storage_root: str) -> str:
     """The contract file as its owners wrote it, plus a `servers` entry pointing at the port."""
     document = yaml.safe_load(product.contract_path.read_text())
-    entry = server_entry(port_uri(storage_root, product.domain, product.name))
+    entry = server_entry(port_uri(storage_root, product.domain, product.name, product.contract.major))
     entry["description"] = f"Delta output port of {product.id}; read it with deltalake, DuckDB, pandas or Polars."
     document["servers"] = [entry]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

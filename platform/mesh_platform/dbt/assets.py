@@ -27,13 +27,13 @@ from dagster_dbt.asset_utils import (
 from ..errors import DescriptorError, PublishError
 from ..mesh import Mesh
 from ..names import product_id
-from ..ports.delta import check_columns, port_uri, publish
+from ..ports.delta import check_columns, publish
 from ..ports.io_manager import port_metadata
+from ..ports.majors import commit_metadata, current_port_uri
 from ..products.assets import port_reader
 from ..products.descriptor import Domain, Product
 from ..quality.checks import check_results, check_specs, violation
 from ..quality.engine import audit
-from ..quality.rules import rules_for
 from ..settings import mesh_home, storage_root, warehouse_path
 from ..validation import check_dbt_model_columns
 from .port_source import PLUGIN_ALIAS
@@ -52,7 +52,7 @@ def _relation_of(manifest: Mapping[str, Any], domain: str, model: str) -> str:
 
 
 def audit_and_publish(
-    con: duckdb.DuckDBPyConnection, relation: str, product: Product, root: Path, run_id: str
+    con: duckdb.DuckDBPyConnection, relation: str, product: Product, root: Path, run_id: str, rules: list
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
     """Check one product model where it lies; publish it only if every blocking rule passed."""
     key = dg.AssetKey(list(product.key))
@@ -61,17 +61,17 @@ def audit_and_publish(
         check_columns(con.sql(f"select * from {relation}").to_arrow_reader(1).schema, contract.arrow_schema(), product.id)
     except PublishError as drift:
         return [], None, drift
-    results = audit(con, relation, rules_for(contract), personal_columns=contract.personal_columns, references=port_reader(root))
+    results = audit(con, relation, rules, personal_columns=contract.personal_columns, references=port_reader(root, product.domain))
     checks = check_results(key, results)
     problem = violation(product.id, results)
     if problem is not None:
         return checks, None, problem
     result = publish(
-        port_uri(storage_root(root), product.domain, product.name),
+        current_port_uri(storage_root(root), product.domain, product.name, contract),
         con.sql(f"select * from {relation}").to_arrow_reader(_BATCH_ROWS),
         contract.arrow_schema(),
         label=product.id,
-        commit_metadata={"mesh.product": product.id, "mesh.contract_version": contract.version, "mesh.run_id": run_id},
+        commit_metadata=commit_metadata(contract, product.id, run_id),
     )
     return checks, port_metadata(result, contract), None
 
@@ -108,7 +108,7 @@ def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh,
             )
 
 
-def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh) -> dg.AssetsDefinition:
+def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, governance) -> dg.AssetsDefinition:
     root = mesh.root
     manifest_path = project.prepare()
     manifest = json.loads(manifest_path.read_text())
@@ -116,7 +116,7 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh) -> d
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] in domain.products:
             check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
-    translator = MeshDbtTranslator(domain, root)
+    translator = MeshDbtTranslator(domain, root, governance)
     specs, dbt_checks = build_dbt_specs(
         translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,
         selector=DBT_DEFAULT_SELECTOR, io_manager_key=None, project=None,
@@ -124,7 +124,7 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh) -> d
     models = {spec.key.path[-1] for spec in specs if spec.key.path[0] == domain.name}
     contract_checks = [
         check for name, product in domain.products.items() if name in models
-        for check in check_specs(dg.AssetKey(list(product.key)), rules_for(product.contract))
+        for check in check_specs(dg.AssetKey(list(product.key)), governance.audit_rules(product))
     ]
 
     @dg.multi_asset(
@@ -136,16 +136,16 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh) -> d
         allow_arbitrary_check_specs=True,
     )
     def _dbt_models(context):  # no annotation: postponed annotations would hide its type from Dagster
-        yield from _run_dbt(context, domain, project, root, manifest)
+        yield from _run_dbt(context, domain, project, root, manifest, governance)
 
     return _dbt_models
 
 
-def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest) -> Iterator[Any]:
+def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest, governance) -> Iterator[Any]:
     database = warehouse_path(root, domain.name)
     database.parent.mkdir(parents=True, exist_ok=True)
     run_dir = mesh_home(root) / "dbt" / domain.name
-    profiles = write_profile(run_dir / "profile", database=str(database), storage_root=storage_root(root), domain=domain.name)
+    profiles = write_profile(run_dir / "profile", database=str(database), project_root=str(root), domain=domain.name)
     dbt = DbtCliResource(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
     # One target folder per domain, replaced on each run: no pile of per-run folders.
     target = run_dir / "target"
@@ -171,7 +171,7 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
             if model in failed_tests:
                 problems.append(f"{product.id} was not published: a dbt test of the model failed")
                 continue
-            checks, metadata, problem = audit_and_publish(con, _relation_of(manifest, domain.name, model), product, root, context.run.run_id)
+            checks, metadata, problem = audit_and_publish(con, _relation_of(manifest, domain.name, model), product, root, context.run.run_id, governance.audit_rules(product))
             if metadata is not None:
                 yield event.with_metadata({**event.metadata, **metadata})
             yield from (c for c in checks if dg.AssetCheckKey(c.asset_key, c.check_name) in selected_checks)

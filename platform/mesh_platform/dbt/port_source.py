@@ -1,32 +1,53 @@
 """A dbt-duckdb plugin that makes another domain's output port readable as a dbt source.
 
 A consumer's `sources.yml` names the producer domain as the source and its products as tables,
-with `meta: {plugin: mesh_port}`. The plugin resolves the port from the platform's storage root
-(given in the profile the platform writes) and hands DuckDB the Delta table as an Arrow dataset:
-the consumer never opens the producer's DuckDB file, and nothing needs DuckDB's delta extension.
+with `meta: {plugin: mesh_port}`. The plugin reads the port through the platform's governed read
+path — access checked, the pinned contract major resolved, personal columns masked — and hands
+DuckDB an Arrow dataset: the consumer never opens the producer's DuckDB file, and nothing needs
+DuckDB's delta extension.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import SourceConfig
 
-from ..ports.delta import port_uri, read_dataset
+from ..governance.reading import plan_read, read_lazily
+from ..errors import MeshError
+from ..mesh import current_mesh
+from ..names import product_id
 
 PLUGIN_ALIAS = "mesh_port"
 
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        self.storage_root = plugin_config["storage_root"]
+        self.project_root = Path(plugin_config["project_root"])
         self.reader_domain = plugin_config["domain"]
 
     def load(self, source_config: SourceConfig):
-        domain, product = source_config.schema, source_config.identifier
-        return read_dataset(port_uri(self.storage_root, domain, product), f"input port {domain}.{product}")
+        mesh = current_mesh(self.project_root)
+        wanted = product_id(source_config.schema, source_config.identifier)
+        consumer = f"dbt project of domain {self.reader_domain!r}"
+        producer = mesh.require(wanted, consumer=consumer)
+        plan = plan_read(mesh, self.reader_domain, producer, pinned_major(mesh, self.reader_domain, producer.key), consumer=consumer)
+        return read_lazily(plan)
 
     def default_materialization(self) -> str:
         # A view over the Arrow dataset: the consumer reads the port in place, without a copy.
         return "view"
+
+
+def pinned_major(mesh, reader: str, key: tuple[str, str]) -> int | None:
+    """The major the reading domain's products pin for an input (dbt sources are per domain)."""
+    domain = mesh.domains.get(reader)
+    pins = {port.major for p in (domain.products.values() if domain else ()) for port in p.inputs if port.key == key}
+    if len(pins) > 1:
+        raise MeshError(
+            f"domain {reader!r} reads {product_id(*key)} at several majors ({', '.join('current' if m is None else f'v{m}' for m in pins)}); "
+            "its dbt sources are shared by its products, so they must pin the same major"
+        )
+    return next(iter(pins), None)

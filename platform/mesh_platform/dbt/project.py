@@ -31,7 +31,7 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
-def write_profile(folder: Path, *, database: str, storage_root: str, domain: str) -> Path:
+def write_profile(folder: Path, *, database: str, project_root: str, domain: str) -> Path:
     # One dbt thread: DuckDB already spreads each query over every core, and two threads that
     # reference the same input port race to create its view ("Catalog write-write conflict").
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def write_profile(folder: Path, *, database: str, storage_root: str, domain: str
                         {
                             "module": "mesh_platform.dbt.port_source",
                             "alias": PLUGIN_ALIAS,
-                            "config": {"storage_root": storage_root, "domain": domain},
+                            "config": {"project_root": project_root, "domain": domain},
                         }
                     ],
                 }
@@ -90,7 +90,7 @@ class DomainDbtProject:
         if self.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
             return self.manifest_path
         with tempfile.TemporaryDirectory() as profiles:
-            write_profile(Path(profiles), database=":memory:", storage_root="unused", domain=self.domain)
+            write_profile(Path(profiles), database=":memory:", project_root="unused", domain=self.domain)
             completed = subprocess.run(
                 [dbt_executable(), "parse", "--project-dir", str(self.project_dir), "--profiles-dir", profiles,
                  "--target-path", str(self.project_dir / "target"), "--log-format", "text", *self.vars_arg()],

@@ -19,10 +19,11 @@ from ..products.metadata import freshness_of, owners_of, product_metadata, produ
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):
-    def __init__(self, domain: Domain, root: Path):
+    def __init__(self, domain: Domain, root: Path, governance=None):
         super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
         self.domain = domain
         self.root = root
+        self.governance = governance
 
     def _product(self, props: Mapping[str, Any]):
         if props["resource_type"] == "model":
@@ -54,7 +55,9 @@ class MeshDbtTranslator(DagsterDbtTranslator):
 
     def get_metadata(self, props: Mapping[str, Any]) -> Mapping[str, Any]:
         product = self._product(props)
-        return product_metadata(product, self.root) if product else {}
+        if not product:
+            return {}
+        return product_metadata(product, self.root, self.governance.metadata(product) if self.governance else None)
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)

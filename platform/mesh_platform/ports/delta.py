@@ -20,11 +20,14 @@ from ..errors import PublishError
 from ..names import check_name
 
 
-def port_uri(storage_root: str, domain: str, product: str) -> str:
-    """The address of a product's port. Built here only, so the root may become `s3://...`."""
+def port_uri(storage_root: str, domain: str, product: str, major: int) -> str:
+    """The address of one contract major of a product's port. Built here only, so the root may
+    become `s3://...`. A new major is a new table beside the old one, which stays readable."""
     check_name(domain, "domain")
     check_name(product, "product")
-    return f"{storage_root.rstrip('/')}/{domain}/{product}"
+    if not isinstance(major, int) or isinstance(major, bool) or not 0 <= major < 100_000:
+        raise ValueError(f"port major {major!r} is not a contract major version (a non-negative integer)")
+    return f"{storage_root.rstrip('/')}/{domain}/{product}/v{major}"
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ import dagster as dg
 from ..contracts import load_contract
 from ..names import product_id
 from ..settings import storage_root
-from .delta import PartitionSlice, port_uri, publish, read_arrow
+from .delta import PartitionSlice, publish
 from .formats import from_arrow, to_arrow
+from .majors import commit_metadata, current_port_uri
 
 CONTRACT_KEY = "mesh/contract"
 PARTITION_COLUMN_KEY = "mesh/partition_column"
+PINNED_MAJOR_KEY = "mesh/major"  # on an input: the contract major the consumer pinned
 
 
 def column_schema(contract) -> dg.TableSchema:
@@ -57,9 +59,6 @@ class PortIOManager(dg.ConfigurableIOManager):
     project_root: str
     domain: str
 
-    def uri(self, domain: str, product: str) -> str:
-        return port_uri(storage_root(self.project_root), domain, product)
-
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         domain, product = _key(context.asset_key)
         label = product_id(domain, product)
@@ -67,27 +66,34 @@ class PortIOManager(dg.ConfigurableIOManager):
         contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
         partition_column = metadata.get(PARTITION_COLUMN_KEY)
         result = publish(
-            self.uri(domain, product),
+            current_port_uri(storage_root(self.project_root), domain, product, contract),
             to_arrow(obj, label),
             contract.arrow_schema(),
             label=label,
             partition_by=partition_column,
             partition=_slice(context, partition_column),
-            commit_metadata={
-                "mesh.product": label,
-                "mesh.contract_version": contract.version,
-                "mesh.run_id": context.run_id,
-            },
+            commit_metadata=commit_metadata(contract, label, context.run_id),
         )
         context.add_output_metadata(port_metadata(result, contract))
 
     def load_input(self, context: dg.InputContext) -> Any:
+        # Imported here: governance reads the mesh's descriptors, which import this module.
+        from ..governance.reading import plan_read, read_table
+        from ..mesh import current_mesh
+
         upstream = context.upstream_output
         domain, product = _key(context.asset_key)
         metadata = (upstream.definition_metadata if upstream else None) or {}
         partition = _slice(context, metadata.get(PARTITION_COLUMN_KEY))
-        table = read_arrow(self.uri(domain, product), product_id(domain, product), partition)
-        context.log.debug(f"read {table.num_rows} rows of {product_id(domain, product)} for {self.domain}")
+        mesh = current_mesh(Path(self.project_root))
+        producer = mesh.require(product_id(domain, product), consumer=f"domain {self.domain!r}")
+        pinned = (context.definition_metadata or {}).get(PINNED_MAJOR_KEY)
+        plan = plan_read(mesh, self.domain, producer, pinned, consumer=f"domain {self.domain!r}")
+        if plan.warning:
+            context.log.warning(plan.warning)
+        table = read_table(plan, partition)
+        masked = f", masked: {', '.join(sorted(plan.masks))}" if plan.masks else ""
+        context.log.debug(f"read {table.num_rows} rows of {plan.label} for {self.domain}{masked}")
         return from_arrow(table, context.dagster_type.typing_type)
 
 

@@ -20,26 +20,35 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import DescriptorError
-from ..ports.delta import conform, port_uri, read_dataset
+from ..ports.delta import conform
+from ..ports.io_manager import PINNED_MAJOR_KEY
 from ..ports.formats import to_arrow
 from ..quality.checks import check_results, check_specs, violation
 from ..quality.engine import audit
-from ..quality.rules import Rule, rules_for
-from ..settings import storage_root
+from ..quality.rules import Rule
 from .descriptor import Product
 from .metadata import IO_MANAGER_KEY, asset_attributes, partitions_of
 from .python import CONTEXT_PARAMETER, PythonProduct
 
 
-def port_reader(root: Path):
-    """How an audit reads a referenced port (a relationship's global identifiers)."""
-    return lambda domain, product: read_dataset(port_uri(storage_root(root), domain, product), f"{domain}.{product}")
+def port_reader(root: Path, reader: str):
+    """How an audit reads a referenced port (a relationship's global identifiers): as the domain
+    publishing, so access rules and masks hold for lookups too."""
+    from ..governance.reading import plan_read, read_lazily
+    from ..mesh import current_mesh
+
+    def read(domain: str, product: str):
+        mesh = current_mesh(root)
+        target = mesh.require(f"{domain}.{product}", consumer=f"a relationship of domain {reader!r}")
+        return read_lazily(plan_read(mesh, reader, target, consumer=f"a relationship of domain {reader!r}"))
+
+    return read
 
 
 def audit_batch(batch: pa.Table, rules: list[Rule], product: Product, root: Path):
     with duckdb.connect() as con:
         con.register("batch", batch)
-        return audit(con, "batch", rules, personal_columns=product.contract.personal_columns, references=port_reader(root))
+        return audit(con, "batch", rules, personal_columns=product.contract.personal_columns, references=port_reader(root, product.domain))
 
 
 def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
@@ -54,19 +63,24 @@ def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
     return inspect.Signature(parameters)
 
 
-def python_product_asset(product: Product, impl: PythonProduct, root: Path) -> dg.AssetsDefinition:
+def python_product_asset(product: Product, impl: PythonProduct, root: Path, governance=None) -> dg.AssetsDefinition:
+    if governance is None:  # built on its own (tests, tools): the global policies' rules still apply
+        from ..governance.global_policies import global_governance
+
+        governance = global_governance(product.domain)
     parameters = impl.input_parameters()
     ins: dict[str, dg.AssetIn] = {}
     for port in product.inputs:
         if port.product not in parameters:
             raise DescriptorError(product.path, "inputs", f"{impl.where} has no parameter {port.product!r} for input port {port.id}")
-        ins[port.product] = dg.AssetIn(key=dg.AssetKey(list(port.key)))
+        metadata = {PINNED_MAJOR_KEY: port.major} if port.major is not None else None
+        ins[port.product] = dg.AssetIn(key=dg.AssetKey(list(port.key)), metadata=metadata)
     for name in parameters:
         if name not in ins:
             raise DescriptorError(product.path, "inputs", f"{impl.where} takes {name!r}, which is not a declared input port")
 
     key = dg.AssetKey(list(product.key))
-    rules = rules_for(product.contract)
+    rules = governance.audit_rules(product)
     takes_context = CONTEXT_PARAMETER in inspect.signature(impl.fn).parameters
 
     def compute(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[Any]:
@@ -95,5 +109,5 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path) -> d
             backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
             check_specs=check_specs(key, rules),
             kinds={"python", "pandas", "delta"},
-            **asset_attributes(product, root),
+            **asset_attributes(product, root, governance.metadata(product)),
         )(compute)

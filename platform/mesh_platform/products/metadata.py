@@ -26,8 +26,8 @@ def freshness_of(product: Product) -> dg.FreshnessPolicy | None:
     return dg.FreshnessPolicy.time_window(fail_window=sla.window) if sla and sla.window else None
 
 
-def product_metadata(product: Product, root: Path) -> dict[str, Any]:
-    """Definition metadata shown in the UI and read by the IO manager."""
+def product_metadata(product: Product, root: Path, governance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Definition metadata shown in the UI and read by the IO manager (and the policy results)."""
     contract = product.contract
     metadata: dict[str, Any] = {
         "mesh/product": product.id,
@@ -42,7 +42,7 @@ def product_metadata(product: Product, root: Path) -> dict[str, Any]:
         metadata[f"mesh/sla/{level.property}"] = str(level.window or level.description or "")
     if product.descriptor.partitioning:
         metadata[PARTITION_COLUMN_KEY] = product.descriptor.partitioning.column
-    return metadata
+    return {**metadata, **(governance or {})}
 
 
 def product_tags(product: Product) -> dict[str, str]:
@@ -53,13 +53,13 @@ def owners_of(product: Product) -> list[str]:
     return [f"team:{product.owner.team}", product.owner.contact]
 
 
-def asset_attributes(product: Product, root: Path) -> dict[str, Any]:
+def asset_attributes(product: Product, root: Path, governance: dict[str, Any] | None = None) -> dict[str, Any]:
     """The attributes every product asset shares, whatever builds it."""
     return dict(
         description=product.descriptor.description,
         owners=owners_of(product),
         group_name=product.domain,
         tags=product_tags(product),
-        metadata=product_metadata(product, root),
+        metadata=product_metadata(product, root, governance),
         freshness_policy=freshness_of(product),
     )
