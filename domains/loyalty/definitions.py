@@ -1,0 +1,6 @@
+"""Loyalty: the frequent-flyer programme's CRM, its members and their bookings (personal data)."""
+
+from domains.loyalty.programme import bookings, members
+from mesh_platform import domain_definitions
+
+defs = domain_definitions(__file__, products=[members, bookings])
