@@ -34,12 +34,12 @@ def write(path: str, text: str) -> Callable[[Path], None]:
     return lambda root: (root / path).write_text(text)
 
 
-CARRIER_PROPERTY = "      - name: carrier\n        logicalType: string\n"
+CARRIER_PROPERTY = "      - name: carrier\n        businessName: carrier_code\n        logicalType: string\n"
 QUALITY = "    quality:\n      - {name: carriers_listed, metric: rowCount, mustBeGreaterOrEqualTo: 10, description: The list has every carrier flying from NYC.}\n"
 
 CASES = {
     "malformed YAML": (edit(CARRIERS, "    properties:\n", "    properties: [\n"), CARRIERS, re.compile(r"line \d+, column \d+"), "malformed YAML"),
-    "unknown logicalType": (edit(CARRIERS, CARRIER_PROPERTY, "      - name: carrier\n        logicalType: text\n"),
+    "unknown logicalType": (edit(CARRIERS, CARRIER_PROPERTY, "      - name: carrier\n        businessName: carrier_code\n        logicalType: text\n"),
                             CARRIERS, "schema[0].properties[0].logicalType", "'text' is not one of"),
     "missing required ODCS field": (edit(CARRIERS, "version: 1.0.0\n", ""), CARRIERS, "version", "required ODCS field is missing"),
     "rule naming an unknown column": (edit(CARRIERS, QUALITY, "    quality:\n      - {metric: duplicateValues, arguments: {properties: [carrier, code]}, mustBe: 0}\n"),
@@ -66,7 +66,7 @@ CASES = {
                                                    "shared_assets/contracts/timezones.odcs.yaml", None, "no product claims this contract"),
     "two products claiming the same port": (write("shared_assets/products/airlines.yaml", "name: airlines\ndescription: x\ncontract: contracts/carriers.odcs.yaml\n"),
                                             "shared_assets/products/carriers.yaml", "contract", "already claimed by product 'airlines'"),
-    "contract column the model does not produce": (edit(AIRCRAFT, "      - {name: manufacturer,", "      - {name: country, logicalType: string}\n      - {name: manufacturer,"),
+    "contract column the model does not produce": (edit(AIRCRAFT, "      - {name: manufacturer,", "      - {name: country, logicalType: string, description: Country of registration.}\n      - {name: manufacturer,"),
                                                    FLEET_YML, "models.aircraft.columns", "the contract declares ['country'], which the model does not produce"),
     "model column the contract does not declare": (edit(AIRCRAFT, "      - {name: model, logicalType: string, physicalType: VARCHAR, required: true, description: Model designation.}\n", ""),
                                                    FLEET_YML, "models.aircraft.columns", "the model produces ['model'], which the contract aircraft.odcs.yaml does not declare"),

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import BIN, ROOT, free_port, mesh_env
 
-LOCATIONS = {"shared", "flight_operations", "fleet", "weather", "punctuality"}
+LOCATIONS = {"shared", "flight_operations", "fleet", "weather", "punctuality", "loyalty", "customer_insights"}
 
 
 def test_dagster_validates_every_location_of_the_workspace(tmp_path):
@@ -94,6 +94,7 @@ def test_webserver_lists_every_location_and_edges_across_locations(webserver):
     assert (("flight_operations", "flights"), ("punctuality", "route_performance")) in crossing  # read in dbt
     assert (("weather", "hourly_observations"), ("punctuality", "weather_impact")) in crossing  # read in Python
     assert (("fleet", "aircraft"), ("punctuality", "aircraft_age_performance")) in crossing
+    assert (("loyalty", "bookings"), ("customer_insights", "member_delay_exposure")) in crossing  # read masked
 
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=60)

@@ -172,7 +172,17 @@ def contract_export(
     from .settings import storage_root
 
     root = _root(project)
-    mesh = Mesh.load(root)
+    found = _find_product(Mesh.load(root), product)
+    text = export_contract(found, storage_root(root))
+    if output:
+        output.write_text(text)
+        errors.print(f"wrote {output}")
+    else:
+        console.out(text, end="", highlight=False)
+
+
+def _find_product(mesh, product: str):
+    """The product a user typed, or one line saying what exists instead."""
     try:
         domain, name = parse_product_id(product)
     except ValueError as exc:
@@ -181,12 +191,55 @@ def contract_export(
     if found is None:
         hint = mesh.closest(product)
         _fail(f"no product {product!r} in this mesh", f"did you mean {', '.join(hint)}?" if hint else "run `mesh validate` to list products")
-    text = export_contract(found, storage_root(root))
-    if output:
-        output.write_text(text)
-        errors.print(f"wrote {output}")
+    return found
+
+
+@contract_app.command("diff")
+def contract_diff(
+    product: Annotated[str, typer.Argument(help="The product, as domain.product.")],
+    base: Annotated[Optional[Path], typer.Option("--base", help="Compare with this contract file instead of the published one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON (for CI).")] = False,
+    project: ProjectOption = None,
+) -> None:
+    """Show how the working tree's contract differs from the one consumers see now (stored with
+    the port's last publish), how each change is classified, and whether the version bump fits.
+    Exits 1 when the bump is not enough."""
+    from .contracts import load_contract
+    from .contracts.versions import diff_contracts
+    from .mesh import Mesh
+    from .ports.majors import latest_published
+    from .settings import storage_root
+
+    root = _root(project)
+    found = _find_product(Mesh.load(root), product)
+    if base is not None:
+        before, source = load_contract(base), str(base)
     else:
-        console.out(text, end="", highlight=False)
+        published = latest_published(storage_root(root), found.domain, found.name)
+        if published is None:
+            _fail(f"{found.id} has never been published: there is no contract consumers see yet", "pass --base FILE to compare with a contract file")
+        major, before = published
+        source = f"published port v{major}"
+    diff = diff_contracts(before, found.contract)
+    problem = diff.problem()
+    if as_json:
+        console.print_json(json.dumps({
+            "product": found.id, "base": source, "old_version": diff.old_version, "new_version": diff.new_version,
+            "required": diff.required, "bumped": diff.bumped, "problem": problem,
+            "changes": [dataclasses.asdict(c) for c in diff.changes],
+        }))
+    else:
+        table = Table(title=f"{found.id}: {source} {diff.old_version} -> working tree {diff.new_version}")
+        for column in ("level", "subject", "change"):
+            table.add_column(column, overflow="fold")
+        colour = {"major": "red", "minor": "yellow", "patch": "cyan"}
+        for change in diff.changes:
+            table.add_row(f"[{colour[change.level]}]{change.level}[/]", change.subject, escape(change.text))
+        console.print(table if diff.changes else f"{found.id}: no change against {source} ({diff.old_version})")
+        verdict = f"[red]{escape(problem)}[/]" if problem else f"[green]version {diff.new_version} fits the change ({diff.required or 'none'})[/]"
+        console.print(verdict)
+    if problem:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from .products.descriptor import Domain
 from .products.metadata import IO_MANAGER_KEY, partitions_of
 from .products.python import PythonProduct
 from .settings import find_project_root
+from .validation import validate_domain
 
 
 POLICY_REPORT_KEY = "mesh/policy_report"  # on the Definitions: every finding, for `mesh validate`
@@ -72,6 +73,7 @@ def domain_definitions(
     mesh = current_mesh(root)
     domain = mesh.domain_at(folder)
     inputs = _input_specs(domain, mesh)  # first: an unknown input port fails before any work
+    validate_domain(domain, mesh)  # a broken file is one error naming it, before any policy runs
     governing = combine(GLOBAL_POLICIES, policies, domain.name)
     report = evaluate(domain.products.values(), PolicyContext(mesh), governing)
     if report.errors():
