@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .errors import DescriptorError, MeshError, UnknownProductError
+from .names import parse_product_id
 from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain
 from .settings import WORKSPACE_FILE
 
@@ -73,7 +74,10 @@ class Mesh:
 
     def require(self, wanted: str, consumer: str) -> Product:
         """The product `wanted` (`domain.product`) as an input of `consumer`, or a clear error."""
-        domain, _, name = wanted.partition(".")
+        try:
+            domain, name = parse_product_id(wanted)  # before any path is built from it
+        except ValueError as exc:
+            raise UnknownProductError(f"{consumer} declares input port {wanted!r}, but {exc}") from None
         found = self.find(domain, name)
         broken = self.broken.get(self.folder_of(domain))
         if found is None and broken is not None:

@@ -55,8 +55,21 @@ def check_sql_rules(product: Product) -> None:
                 raise ContractError(product.contract_path, f"quality rule {rule.name}", f"the sql does not run: {' '.join(str(exc).split())}") from None
 
 
+def check_partition_column(product: Product) -> None:
+    """A monthly port is partitioned on one of its contract's date columns."""
+    spec = product.descriptor.partitioning
+    if spec is None:
+        return
+    if spec.column not in product.contract.column_names:
+        raise DescriptorError(product.path, "partitioning.column", f"expected a column of the contract {product.contract_path.name}, found {spec.column!r}")
+    column = product.contract.column(spec.column)
+    if column.sql_type != "DATE" or not column.required:
+        raise DescriptorError(product.path, "partitioning.column", f"expected a required DATE column, found {spec.column!r} ({column.sql_type}{'' if column.required else ', optional'})")
+
+
 def validate_product(product: Product, mesh: Mesh) -> None:
     rules_for(product.contract)
+    check_partition_column(product)
     check_contract_identity(product)
     check_references(product, mesh)
     check_sql_rules(product)

@@ -255,11 +255,14 @@ def contract_from_mapping(data: dict, path: Path) -> Contract:
     if not table.properties:
         raise ContractError(path, "schema[0].properties", "the port's table declares no columns")
     columns = tuple(_column(path, i, p) for i, p in enumerate(table.properties))
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for i, column in enumerate(columns):
-        if column.name in seen:
-            raise ContractError(path, f"schema[0].properties[{i}].name", f"duplicate column {column.name!r}")
-        seen.add(column.name)
+        # DuckDB resolves identifiers case-insensitively, even quoted: STATION is station.
+        if column.name.lower() in seen:
+            other = seen[column.name.lower()]
+            also = "" if other == column.name else f" (as {other!r}: names differing only in case are one column in SQL)"
+            raise ContractError(path, f"schema[0].properties[{i}].name", f"duplicate column {column.name!r}{also}")
+        seen[column.name.lower()] = column.name
     return Contract(
         path=path,
         odcs=odcs,

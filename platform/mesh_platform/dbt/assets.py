@@ -34,6 +34,7 @@ from ..products.assets import port_reader
 from ..products.descriptor import Domain, Product
 from ..quality.checks import check_results, check_specs, violation
 from ..quality.engine import audit
+from ..quality.rules import quote
 from ..settings import mesh_home, storage_root, warehouse_path
 from ..validation import check_dbt_model_columns
 from .port_source import PLUGIN_ALIAS
@@ -47,7 +48,7 @@ def _relation_of(manifest: Mapping[str, Any], domain: str, model: str) -> str:
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] == model:
             # Catalog left out: the manifest may come from a parse against another database file.
-            return f'"{node["schema"]}"."{node["alias"]}"'
+            return f'{quote(node["schema"])}.{quote(node["alias"])}'
     raise PublishError(f"{product_id(domain, model)}: no dbt model named {model!r}")
 
 

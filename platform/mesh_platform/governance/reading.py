@@ -52,6 +52,8 @@ def plan_read(
     consumer: str | None = None, today: dt.date | None = None,
 ) -> PortRead:
     """Decide what `reader` may read of `product` (pinned to `major`, else the current one)."""
+    if major is not None and (not isinstance(major, int) or isinstance(major, bool) or major < 0):
+        raise MeshError(f"{consumer or reader}: {major!r} is not a contract major (a non-negative integer)")
     require_read(product, reader, consumer)
     root = storage_root(mesh.root)
     current = product.contract.major

@@ -38,8 +38,12 @@ class PartitionSlice:
     start: dt.date
     end: dt.date
 
+    def __post_init__(self):
+        check_name(self.column, "partition column")  # it is spliced into the overwrite predicate
+
     def predicate(self) -> str:
-        return f"{self.column} >= '{self.start.isoformat()}' AND {self.column} < '{self.end.isoformat()}'"
+        column = f'"{self.column}"'
+        return f"{column} >= '{self.start.isoformat()}' AND {column} < '{self.end.isoformat()}'"
 
     def expression(self) -> ds.Expression:
         return (ds.field(self.column) >= pa.scalar(self.start)) & (ds.field(self.column) < pa.scalar(self.end))

@@ -52,6 +52,12 @@ class Partitioning(_Strict):
 
     column: str
     granularity: Literal["month"] = "month"
+
+    @field_validator("column")
+    @classmethod
+    def _column_name(cls, value: str) -> str:
+        # It reaches the Delta overwrite predicate: a name, never an expression.
+        return check_name(value, "partition column")
     start: dt.date
     end: dt.date
 
@@ -220,7 +226,9 @@ def load_domain(folder: Path) -> Domain:
         spec: ProductDescriptor = _parse(ProductDescriptor, path)  # type: ignore[assignment]
         if spec.name != path.stem:
             raise DescriptorError(path, "name", f"expected {path.stem!r}, the file's name")
-        contract = folder / (spec.contract or f"contracts/{spec.name}.odcs.yaml")
+        contract = (folder / (spec.contract or f"contracts/{spec.name}.odcs.yaml")).resolve()
+        if not contract.is_relative_to(folder / "contracts"):
+            raise DescriptorError(path, "contract", f"expected a file in the domain's contracts/ folder, found {spec.contract!r}")
         if not contract.is_file():
             raise DescriptorError(path, "contract", f"no contract file at {contract}")
         products[spec.name] = Product(

@@ -213,13 +213,14 @@ class _Builder:
         keys = ", ".join(quote(c) for c in columns)
         row = f"({keys})" if len(columns) > 1 else keys
         not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in columns)
-        duplicated = f"SELECT {keys}, count(*) AS n FROM {TABLE} WHERE {not_null} GROUP BY {keys} HAVING count(*) > 1"
+        # "#copies" cannot be a column's name (columns are identifiers), so it never shadows one.
+        duplicated = f'SELECT {keys}, count(*) AS "#copies" FROM {TABLE} WHERE {not_null} GROUP BY {keys} HAVING count(*) > 1'
         return Rule(
             name, description, severity, columns[0] if len(columns) == 1 else None,
             failing=f"{row} IN (SELECT {keys} FROM ({duplicated}))",
             # Its own GROUP BY query: a count(DISTINCT (a, b)) inside the shared scan hashes a
             # struct per row and slowed every other rule (benchmarks/checks_vs_write.py).
-            query=f"SELECT coalesce(sum(n - 1), 0) FROM ({duplicated})",
+            query=f'SELECT coalesce(sum("#copies" - 1), 0) FROM ({duplicated})',
             comparison=comparison, percent=percent,
         )
 
