@@ -103,9 +103,22 @@ def test_mesh_validate_names_the_broken_domain_and_checks_the_others(pristine, t
     root = tmp_path / "project"
     shutil.copytree(pristine, root)
     edit("domains/weather/contracts/hourly_observations.odcs.yaml", "value: 1, unit: d,", "value: 1, unit: lunar_month,")(root)
+    write("domains/fleet/products/aircraft.yaml", "name: aircraft\ndescription: TODO\n")(root)  # a warning policy
     result = run_mesh(["validate", "--json"], tmp_path / "home", cwd=root)
     assert result.returncode == 1
     reports = {r["domain"]: r for r in json.loads(result.stdout)}
     assert reports["weather"]["ok"] is False
     assert "hourly_observations.odcs.yaml: slaProperties[0].unit: unknown unit 'lunar_month'" in reports["weather"]["error"]
-    assert all(reports[d]["ok"] for d in ("shared", "flight_operations", "fleet", "punctuality"))
+    assert all(reports[d]["ok"] for d in ("shared", "flight_operations", "fleet", "punctuality", "loyalty", "customer_insights"))
+    # Policies: one finding per product and policy, also for the domain that did not load.
+    findings = {(f["product"], f["policy"]): f for r in reports.values() for f in r["policies"]}
+    assert {p for p, _ in findings} == {p for r in reports.values() for p in (f"{r['domain']}.{n}" for n in r["products"])}
+    weather_contract = findings[("weather.hourly_observations", "valid-contract")]
+    assert weather_contract["status"] == "fail" and "unknown unit 'lunar_month'" in weather_contract["messages"][0]
+    described = findings[("fleet.aircraft", "meaningful-description")]
+    assert (described["status"], described["severity"]) == ("fail", "warning")  # reported; fleet still deploys
+    assert findings[("punctuality.route_performance", "readable-inputs")]["status"] == "pass"
+
+    table = run_mesh(["validate"], tmp_path / "home", cwd=root)
+    assert table.returncode == 1
+    assert "fleet.aircraft" in table.stdout and "meaningful" in table.stdout and "warning" in table.stdout

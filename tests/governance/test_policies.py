@@ -170,3 +170,14 @@ def test_the_run_time_policy_refuses_email_addresses_in_unclassified_columns(tmp
     leaked = run(["calibrated", "call jane.doe@example.org"])
     assert not leaked["policy_no_unclassified_email_note"].passed
     assert leaked["policy_no_unclassified_email_note"].failing_rows == 1
+
+
+@pytest.mark.parametrize("partition_column,expected", [
+    ("taken_on", "expected a column of the contract readings.odcs.yaml, found 'taken_on'"),
+    ("station", "expected a required DATE column, found 'station' (VARCHAR)"),
+])
+def test_a_monthly_port_is_partitioned_on_a_required_date_column_of_its_contract(tmp_path, mesh_home, partition_column, expected):
+    partitioning = {"column": partition_column, "start": "2013-01-01", "end": "2014-01-01"}
+    root = write_mesh(tmp_path, edited(lambda f: f[READINGS]["products/readings.yaml"].update(partitioning=partitioning)))
+    [finding] = findings(root, "valid-contract")
+    assert finding.status == "fail" and f"partitioning.column: {expected}" in finding.messages[0]
