@@ -37,7 +37,7 @@ def free_port() -> int:
 
 def copy_project(destination: Path) -> Path:
     """A private copy of the project (its dbt manifests included) that a test may change."""
-    ignore = shutil.ignore_patterns(".mesh", ".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", "logs")
+    ignore = shutil.ignore_patterns(".mesh", ".git", ".venv", "__pycache__", "*.egg-info", ".pytest_cache", "logs", ".data", "artifacts")
     shutil.copytree(ROOT, destination, ignore=ignore)
     return destination
 

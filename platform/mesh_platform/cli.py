@@ -41,9 +41,9 @@ def _root(project: Path | None) -> Path:
 
 
 def _fail(message: str, hint: str | None = None) -> None:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(f"[bold red]error:[/] {escape(message)}")
     if hint:
-        errors.print(f"[dim]hint: {hint}[/]")
+        errors.print(f"[dim]hint: {escape(hint)}[/]")
     raise typer.Exit(code=1)
 
 
@@ -104,7 +104,7 @@ def build(
     console.print(table)
     if not report.ok:
         for line in report.failures():
-            errors.print(f"[bold red]failed:[/] {line}")
+            errors.print(f"[bold red]failed:[/] {escape(line)}")
         raise typer.Exit(code=1)
 
 
@@ -179,6 +179,67 @@ def contract_export(
         errors.print(f"wrote {output}")
     else:
         console.out(text, end="", highlight=False)
+
+
+@app.command()
+def sql(
+    acting: Annotated[Optional[str], typer.Option("--as", help="Act as this domain: see what it may read, masked as it sees it. Without it: public products only.")] = None,
+    command: Annotated[Optional[str], typer.Option("-c", "--command", help="Run this query and exit (otherwise an interactive session).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON records.")] = False,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown per result in a table.")] = 50,
+    project: ProjectOption = None,
+) -> None:
+    """Query the mesh's ports in DuckDB: every product the acting domain may read is a view
+    `domain.product`, with personal columns masked and other products refused, as on any read."""
+    from .sql import SqlSession
+
+    root = _root(project)
+    with errors.status("attaching ports…"):
+        session = SqlSession.open(root, acting)
+    if command is not None:
+        _print_result(session.sql(command), as_json, max_rows)
+        return
+    who = f"as domain {acting!r}" if acting else "without --as: public products only"
+    errors.print(f"[bold]mesh sql[/] {who}; {len(session.views)} products as views. "
+                 "End a query with ';'. [dim].tables lists them, .quit leaves.[/]")
+    _repl(session, as_json, max_rows)
+
+
+def _repl(session, as_json: bool, max_rows: int) -> None:
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("mesh> " if not buffer else "  ..> ")
+        except EOFError:
+            break
+        stripped = line.strip()
+        if not buffer and stripped in (".quit", ".exit"):
+            break
+        if not buffer and stripped == ".tables":
+            for product, masked in sorted(session.views.items()):
+                console.print(product + (f"  [dim](masked: {', '.join(masked)})[/]" if masked else ""))
+            continue
+        buffer.append(line)
+        if stripped.endswith(";"):
+            query, buffer = "\n".join(buffer), []
+            try:
+                _print_result(session.sql(query), as_json, max_rows)
+            except (MeshError, Exception) as exc:  # the session goes on after a bad query
+                errors.print(f"[bold red]error:[/] {escape(' '.join(str(exc).split()))}")
+
+
+def _print_result(relation, as_json: bool, max_rows: int) -> None:
+    if relation is None:
+        return
+    columns = relation.columns
+    rows = relation.fetchall()
+    if as_json:
+        console.print_json(json.dumps([dict(zip(columns, row)) for row in rows], default=str))
+        return
+    table = Table(*columns, caption=f"{len(rows)} rows" + (f", first {max_rows} shown" if len(rows) > max_rows else ""))
+    for row in rows[:max_rows]:
+        table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
+    console.print(table)
 
 
 def _find_product(mesh, product: str):
@@ -270,15 +331,23 @@ def _default_signal_handlers() -> None:
         signal.signal(number, signal.SIG_DFL)
 
 
+# Commands that live beside the code they drive: each module adds its own to the app.
+from .catalog.commands import register as _register_catalog  # noqa: E402
+from .scaffold.commands import register as _register_scaffold  # noqa: E402
+
+for _register in (_register_catalog, _register_scaffold):
+    _register(app)
+
+
 def main() -> None:
     try:
         app()
     except MeshError as exc:  # expected failures: one readable line
-        errors.print(f"[bold red]error:[/] {exc}")
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(1)
     except Exception as exc:
         if os.environ.get("MESH_DEBUG"):
             raise
-        errors.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}")
+        errors.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}")
         errors.print("[dim]hint: set MESH_DEBUG=1 to see the traceback[/]")
         sys.exit(1)
