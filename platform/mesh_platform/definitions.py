@@ -4,7 +4,9 @@
 
 reads the domain's descriptors and contracts, checks every input port exists in the mesh, builds
 the Python and dbt products as assets with owners, contract schema and port IO, and declares the
-other domains' products it reads so that Dagster draws the edges across code locations.
+other domains' products it reads so that Dagster draws the edges across code locations. The
+location also carries its automation (mesh_platform.automation): the schedules of its source-aligned
+products, the sensor that rebuilds its consumers when an input publishes, and failure alerts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from .automation import location_automation
 from .errors import DescriptorError
 from .governance.global_policies import GLOBAL_POLICIES
 from .governance.policies import Governance, Policy, PolicyContext, PolicyViolation, combine, evaluate
@@ -100,10 +103,16 @@ def domain_definitions(
         if name not in implementations and name not in dbt_models:
             raise DescriptorError(product.path, "name", f"product {product.id} has no implementation: no @product function and no dbt model named {name!r}")
 
+    product_keys = {dg.AssetKey(list(p.key)) for p in domain.products.values()}
+    internal_keys = {key for asset in assets for key in asset.keys} - product_keys  # dbt models that are no product
+    build_job = dg.define_asset_job(build_job_name(domain.name), selection=dg.AssetSelection.all())
+    automation = location_automation(domain, root, build_job, internal_keys)
     assets += inputs
     return dg.Definitions(
         assets=assets,
         resources={IO_MANAGER_KEY: PortIOManager(project_root=str(root), domain=domain.name)},
-        jobs=[dg.define_asset_job(build_job_name(domain.name), selection=dg.AssetSelection.all())],
+        jobs=[build_job, *automation.jobs],
+        schedules=automation.schedules,
+        sensors=automation.sensors,
         metadata={POLICY_REPORT_KEY: dg.MetadataValue.json(json.loads(report.to_json()))},
     )

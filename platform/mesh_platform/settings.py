@@ -14,6 +14,8 @@ from pathlib import Path
 MESH_HOME_ENV = "MESH_HOME"
 STORAGE_ROOT_ENV = "MESH_STORAGE_ROOT"
 MASKING_KEY_ENV = "MESH_MASKING_KEY"
+INTERVAL_ENV = "MESH_AUTOMATION_INTERVAL_SECONDS"
+DEFAULT_INTERVAL_SECONDS = 30
 PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
 WORKSPACE_FILE = "workspace.yaml"
 
@@ -81,3 +83,14 @@ def masking_key(project_root: str | Path) -> bytes:
             return key.encode()
         time.sleep(0.01)  # the creator has not written it yet
     raise RuntimeError(f"the masking key at {path} is empty; delete it to create a new one")
+
+
+def automation_interval_seconds() -> int:
+    """Seconds between two evaluations of a location's automation sensors (default 30)."""
+    from .errors import MeshError
+
+    raw = os.environ.get(INTERVAL_ENV, "")
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_INTERVAL_SECONDS
+    except ValueError:
+        raise MeshError(f"{INTERVAL_ENV} must be a whole number of seconds, found {raw!r}") from None

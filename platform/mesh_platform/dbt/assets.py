@@ -7,6 +7,8 @@ where it lies — schema drift first, then every rule as SQL in DuckDB — and o
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -117,7 +119,7 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, gove
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] in domain.products:
             check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
-    translator = MeshDbtTranslator(domain, root, governance)
+    translator = MeshDbtTranslator(domain, root, governance, manifest=manifest)
     specs, dbt_checks = build_dbt_specs(
         translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,
         selector=DBT_DEFAULT_SELECTOR, io_manager_key=None, project=None,
@@ -137,9 +139,29 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, gove
         allow_arbitrary_check_specs=True,
     )
     def _dbt_models(context):  # no annotation: postponed annotations would hide its type from Dagster
-        yield from _run_dbt(context, domain, project, root, manifest, governance)
+        with one_run_at_a_time(root, domain.name, context.log):
+            yield from _run_dbt(context, domain, project, root, manifest, governance)
 
     return _dbt_models
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(root: Path, domain: str, log) -> Iterator[None]:
+    """Runs of one dbt domain take turns: its DuckDB file admits one writer, and its dbt target
+    folder is replaced by each run. Automation, schedules and `mesh build` may start two at once
+    (an input publishing while a rebuild of the domain is still running); the second waits."""
+    path = warehouse_path(root, domain).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info(f"another run of domain {domain!r} holds its DuckDB file; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest, governance) -> Iterator[Any]:

@@ -8,12 +8,14 @@ the Dagster assets, checks and ports are derived from them.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import pydantic
+from dagster._utils.schedules import has_out_of_range_cron_interval, is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..contracts import Contract, load_contract
@@ -70,6 +72,46 @@ class Partitioning(_Strict):
         return self
 
 
+class Schedule(_Strict):
+    """When a source-aligned product is published: a cron expression read in a named time zone.
+
+        schedule: {cron: "0 6 * * *", timezone: America/New_York}
+
+    The time zone is required: "6 o'clock" means nothing without one. A monthly product's schedule
+    publishes the latest complete month at each tick."""
+
+    cron: str
+    timezone: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, value):
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"expected a mapping {{cron: ..., timezone: ...}}, e.g. {{cron: '0 6 * * *', timezone: America/New_York}}; found {value!r}"
+            )
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        # Dagster's own validator (the one ScheduleDefinition applies): five fields, no seconds.
+        if not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron expression; expected five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
+        if has_out_of_range_cron_interval(value):
+            raise ValueError(f"{value!r} has a step larger than its field's range (e.g. */90 minutes), which cron runs more often than it reads")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, e.g. "America"
+            raise ValueError(f"unknown time zone {value!r}; expected an IANA name such as 'America/New_York' or 'UTC'") from None
+        return value
+
+
 class DomainDescriptor(_Strict):
     name: str
     kind: ProductKind
@@ -95,6 +137,7 @@ class ProductDescriptor(_Strict):
     inputs: tuple[str, ...] = ()  # input ports: `domain.product`, or `domain.product@v2` to pin a major
     contract: str | None = None  # path relative to the domain folder
     partitioning: Partitioning | None = None
+    schedule: Schedule | None = None  # source-aligned products only; consumers react to their inputs
 
     @field_validator("name")
     @classmethod
@@ -231,12 +274,19 @@ def load_domain(folder: Path) -> Domain:
             raise DescriptorError(path, "contract", f"expected a file in the domain's contracts/ folder, found {spec.contract!r}")
         if not contract.is_file():
             raise DescriptorError(path, "contract", f"no contract file at {contract}")
+        kind = spec.kind or descriptor.kind
+        if spec.schedule is not None and kind != "source-aligned":
+            raise DescriptorError(
+                path, "schedule",
+                f"only source-aligned products declare a schedule; {descriptor.name}.{spec.name} is {kind}: "
+                "it is rebuilt automatically when one of its input ports publishes a new version",
+            )
         products[spec.name] = Product(
             domain=descriptor.name,
             descriptor=spec,
             path=path,
             contract_path=contract.resolve(),
-            kind=spec.kind or descriptor.kind,
+            kind=kind,
             owner=spec.owner or descriptor.owner,
         )
     claimed: dict[Path, str] = {}

@@ -1,4 +1,5 @@
-"""What the platform tells Dagster about a product: owners, tags, contract schema, freshness."""
+"""What the platform tells Dagster about a product: owners, tags, contract schema, freshness,
+and how it is kept up to date (its automation condition)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def owners_of(product: Product) -> list[str]:
     return [f"team:{product.owner.team}", product.owner.contact]
 
 
+def automation_condition_of(product: Product, root: Path) -> dg.AutomationCondition | None:
+    """A product reading other domains' ports is rebuilt when they publish a new version; a
+    source-aligned product publishes on its schedule (see mesh_platform.automation)."""
+    from ..automation import condition_for
+
+    return condition_for(product, root)
+
+
 def asset_attributes(product: Product, root: Path, governance: dict[str, Any] | None = None) -> dict[str, Any]:
     """The attributes every product asset shares, whatever builds it."""
     return dict(
@@ -62,4 +71,5 @@ def asset_attributes(product: Product, root: Path, governance: dict[str, Any] | 
         tags=product_tags(product),
         metadata=product_metadata(product, root, governance),
         freshness_policy=freshness_of(product),
+        automation_condition=automation_condition_of(product, root),
     )
