@@ -19,6 +19,8 @@ def mesh_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a mesh command run against `home` (venv tools first on PATH)."""
     env = {**os.environ, "MESH_HOME": str(home), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("MESH_STORAGE_ROOT", None)
+    for size in ("COLUMNS", "LINES"):  # pytest-xdist workers set 80x24: let the CLI size piped output itself
+        env.pop(size, None)
     env.update(extra)
     return env
 
@@ -48,6 +50,15 @@ def mesh_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MESH_HOME", str(home))
     monkeypatch.delenv("MESH_STORAGE_ROOT", raising=False)
     return home
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items):
+    # Under `-n 2 --dist loadgroup`, each file's tests run on one worker (its module fixtures are
+    # built once), and every test reading the built demo mesh shares one worker, so it is built once.
+    for item in items:
+        group = "built_mesh" if "built_mesh" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

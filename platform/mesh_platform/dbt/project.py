@@ -6,6 +6,8 @@ platform knows where the domain's DuckDB file and the ports live.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +62,17 @@ def write_profile(folder: Path, *, database: str, project_root: str, domain: str
     return folder
 
 
+@contextlib.contextmanager
+def _parse_lock(target: Path) -> Iterator[None]:
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".mesh_parse.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @dataclass(frozen=True)
 class DomainDbtProject:
     domain: str
@@ -89,6 +103,14 @@ class DomainDbtProject:
         fingerprint = self._fingerprint()
         if self.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
             return self.manifest_path
+        # The webserver and the daemon load the same location at once: one parses, the other
+        # waits and then finds the manifest fresh.
+        with _parse_lock(self.project_dir / "target"):
+            if not (self.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint):
+                self._parse(stamp, fingerprint)
+        return self.manifest_path
+
+    def _parse(self, stamp: Path, fingerprint: str) -> None:
         with tempfile.TemporaryDirectory() as profiles:
             write_profile(Path(profiles), database=":memory:", project_root="unused", domain=self.domain)
             completed = subprocess.run(
@@ -102,7 +124,6 @@ class DomainDbtProject:
             detail = " | ".join(l.split("  ", 1)[-1].strip() for l in lines[-6:])
             raise DescriptorError(self.project_dir, "dbt parse", f"the dbt project does not parse: {detail}")
         stamp.write_text(fingerprint)
-        return self.manifest_path
 
     def clean_run_folder(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
