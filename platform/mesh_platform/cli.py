@@ -50,22 +50,24 @@ def _fail(message: str, hint: str | None = None) -> None:
 @app.command()
 def build(
     domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Build only this domain (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final report as JSON (progress goes to standard error).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Materialize every product of every domain, producers before consumers."""
     from .build import build as run_build
 
     root = _root(project)
+    out = errors if as_json else console  # progress: stdout for people, stderr when stdout is JSON
     shown: set[tuple[str, ...]] = set()
     log_path = mesh_home(root) / "logs" / "build.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
     def on_domain(name: str, phase: str) -> None:
         if phase == "start":
-            console.print(f"[bold]▶ {name}[/]")
+            out.print(f"[bold]▶ {name}[/]")
         else:
             style = "green" if phase == "succeeded" else "red"
-            console.print(f"[{style}]  {name}: {phase}[/]")
+            out.print(f"[{style}]  {name}: {phase}[/]")
 
     def on_event(name: str, entry) -> None:
         event = entry.dagster_event
@@ -78,18 +80,24 @@ def build(
             key = ".".join(event.asset_key.path)
             rows = event.event_specific_data.materialization.metadata.get("dagster/row_count")
             scope = " (all partitions)" if event.partition else ""
-            console.print(f"  [green]✔[/] {key}{scope}" + (f" — {rows.value:,} rows" if rows else ""))
+            out.print(f"  [green]✔[/] {key}{scope}" + (f" — {rows.value:,} rows" if rows else ""))
         elif event.event_type_value == "STEP_START":
-            console.print(f"  [dim]… {event.step_key}[/]")
+            out.print(f"  [dim]… {event.step_key}[/]")
         elif event.event_type_value == "STEP_FAILURE":
-            console.print(f"  [red]✘ {event.step_key}[/]")
+            out.print(f"  [red]✘ {event.step_key}[/]")
 
-    console.print(f"[dim]dbt and run output: {log_path}[/]")
+    out.print(f"[dim]dbt and run output: {log_path}[/]")
     try:
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
             report = run_build(root, domain or None, on_event=on_event, on_domain=on_domain)
     except MeshError as exc:
         _fail(str(exc))
+    if as_json:
+        console.print_json(json.dumps({"ok": report.ok, "domains": [dataclasses.asdict(d) for d in report.domains],
+                                       "products": [dataclasses.asdict(p) for p in report.products]}))
+        if not report.ok:
+            raise typer.Exit(code=1)
+        return
     table = Table(title="mesh build")
     for column in ("product", "rows", "port version", "status"):
         table.add_column(column, justify="right" if column in ("rows", "port version") else "left")
