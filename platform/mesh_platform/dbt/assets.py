@@ -16,7 +16,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
     DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -40,7 +39,7 @@ from ..quality.rules import quote
 from ..settings import mesh_home, storage_root, warehouse_path
 from ..validation import check_dbt_model_columns
 from .port_source import PLUGIN_ALIAS
-from .project import DomainDbtProject, dbt_executable, write_profile
+from .project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
 from .translator import MeshDbtTranslator
 
 _BATCH_ROWS = 1_000_000
@@ -169,7 +168,7 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
     database.parent.mkdir(parents=True, exist_ok=True)
     run_dir = mesh_home(root) / "dbt" / domain.name
     profiles = write_profile(run_dir / "profile", database=str(database), project_root=str(root), domain=domain.name)
-    dbt = DbtCliResource(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
+    dbt = MeshDbtCli(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
     # One target folder per domain, replaced on each run: no pile of per-run folders.
     target = run_dir / "target"
     project.clean_run_folder(target)
