@@ -35,6 +35,7 @@ from mesh_platform.errors import DescriptorError
 from mesh_platform.products.descriptor import load_domain
 from shared_assets.definitions import defs as shared
 from tests.conftest import BIN, ROOT, copy_project, free_port, mesh_env
+from tests.test_workspace import group_ends
 
 LOCATIONS = {
     "shared": shared, "flight_operations": flight_operations, "fleet": fleet, "weather": weather,
@@ -510,9 +511,10 @@ def test_the_daemon_rebuilds_a_consumer_when_an_input_in_another_location_publis
             assert lines[-1], "mesh build ended before building:\n" + "".join(lines)
         instance = dg.DagsterInstance.from_config(str(home / "dagster"))
         port = free_port()
+        ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to `mesh dev &`
         process = subprocess.Popen(  # while the producers publish
             [str(BIN / "mesh"), "dev", "--port", str(port)], cwd=project, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=ignore_sigint,
         )
         finished(build)
         built = time.monotonic()
@@ -546,6 +548,11 @@ def test_the_daemon_rebuilds_a_consumer_when_an_input_in_another_location_publis
         assert len(automation_runs()) == 2
         print(f"\nproducers built while mesh dev starts {built - started:.0f} s, consumer built by the daemon "
               f"{first_done - built:.0f} s, republish and automated rebuild {time.monotonic() - first_done:.0f} s")
+        # Started as a background job, `mesh dev` still stops its whole group — webserver, daemon,
+        # code servers — on SIGTERM to it alone.
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=90)
+        assert group_ends(process.pid, timeout=60), "mesh dev left processes running"
     finally:
         if build.poll() is None:
             build.kill()

@@ -110,25 +110,3 @@ def group_ends(group: int, timeout: float) -> bool:
             return True
         time.sleep(0.5)
     return False
-
-
-def test_mesh_dev_serves_the_mesh_and_stops_cleanly_even_as_a_background_job(tmp_path):
-    """`mesh dev` started like `mesh dev &` (SIGINT ignored, inherited) still shuts down its
-    whole process group — webserver, daemon, code servers — on SIGTERM."""
-    port = free_port()
-    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to `&` jobs
-    process = subprocess.Popen(
-        [str(BIN / "mesh"), "dev", "--port", str(port)], cwd=ROOT, env=mesh_env(tmp_path / "home"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=ignore_sigint,
-    )
-    try:
-        entries = wait_for_locations(port, process)
-        assert {e["name"] for e in entries} == LOCATIONS
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=90)
-        assert group_ends(process.pid, timeout=60), "mesh dev left processes running"
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # only if anything of it is still there
-        except ProcessLookupError:
-            pass
