@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def mesh_env(home: Path, **extra: str) -> dict[str, str]:
     env.pop("MESH_STORAGE_ROOT", None)
     for size in ("COLUMNS", "LINES"):  # pytest-xdist workers set 80x24: let the CLI size piped output itself
         env.pop(size, None)
+    env["DAGSTER_DISABLE_TELEMETRY"] = "1"  # a test's own DAGSTER_HOME has no config: post no usage logs
     env.update(extra)
     return env
 
@@ -35,6 +37,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def group_ends(group: int, timeout: float) -> bool:
+    """True once no process of the group is left (a server stopped with all its children)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def copy_project(destination: Path) -> Path:

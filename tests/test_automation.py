@@ -34,8 +34,7 @@ from mesh_platform.automation import (
 from mesh_platform.errors import DescriptorError
 from mesh_platform.products.descriptor import load_domain
 from shared_assets.definitions import defs as shared
-from tests.conftest import BIN, ROOT, copy_project, free_port, mesh_env
-from tests.test_workspace import group_ends
+from tests.conftest import BIN, ROOT, copy_project, free_port, group_ends, mesh_env
 
 LOCATIONS = {
     "shared": shared, "flight_operations": flight_operations, "fleet": fleet, "weather": weather,
@@ -469,6 +468,36 @@ load_from:
 """
 
 
+class MeshBuild:
+    """`mesh build` in the background, its output read on a thread so that no wait is unbounded."""
+
+    def __init__(self, project: Path, env: dict[str, str], domains: tuple[str, ...]):
+        args = [a for d in domains for a in ("-d", d)]
+        self.process = subprocess.Popen(
+            [str(BIN / "mesh"), "build", *args], cwd=project, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self.domain_started = threading.Event()  # also set when the output ends, so no one waits on
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "▶" in line:
+                self.domain_started.set()
+        self.domain_started.set()
+
+    def finish(self, timeout: float) -> int:
+        code = self.process.wait(timeout=timeout)
+        self.reader.join(timeout=30)
+        return code
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
 def wait_for(what: str, check, timeout: float, process: subprocess.Popen):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -490,25 +519,18 @@ def test_the_daemon_rebuilds_a_consumer_when_an_input_in_another_location_publis
     env = mesh_env(home, **{INTERVAL_ENV: "2"})
     consumer, bookings = key("customer_insights.member_delay_exposure"), key("loyalty.bookings")
 
-    def mesh_build(*domains: str) -> subprocess.Popen:
-        args = [a for d in domains for a in ("-d", d)]
-        return subprocess.Popen(
-            [str(BIN / "mesh"), "build", *args], cwd=project, env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+    def mesh_build(*domains: str) -> MeshBuild:
+        return MeshBuild(project, {**env, "PYTHONUNBUFFERED": "1"}, domains)
 
-    def finished(build: subprocess.Popen) -> None:
-        output, _ = build.communicate(timeout=300)
-        assert build.returncode == 0, output
+    def finished(build: MeshBuild) -> None:
+        assert build.finish(timeout=300) == 0, build.output()
 
     started = time.monotonic()
     build = mesh_build("shared", "flight_operations", "loyalty")  # customer_insights is never built by hand
     process = None
     try:
-        lines = []
-        while not (lines and "▶" in lines[-1]):  # a first domain starts: the build has created the instance
-            lines.append(build.stdout.readline())
-            assert lines[-1], "mesh build ended before building:\n" + "".join(lines)
+        # A first domain starts: the build has created the instance.
+        assert build.domain_started.wait(300) and build.process.poll() is None, "mesh build ended before building:\n" + build.output()
         instance = dg.DagsterInstance.from_config(str(home / "dagster"))
         port = free_port()
         ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to `mesh dev &`
@@ -554,9 +576,9 @@ def test_the_daemon_rebuilds_a_consumer_when_an_input_in_another_location_publis
         process.wait(timeout=90)
         assert group_ends(process.pid, timeout=60), "mesh dev left processes running"
     finally:
-        if build.poll() is None:
-            build.kill()
-            build.wait()
+        if build.process.poll() is None:
+            build.process.kill()
+            build.process.wait(timeout=60)
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:

@@ -245,8 +245,9 @@ class Browser:
     def call(self, method: str, **params) -> dict:
         self.next_id += 1
         self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv(timeout=30))
+        deadline = time.monotonic() + 30
+        while True:  # events keep arriving meanwhile: the deadline bounds the whole wait
+            message = self._receive(deadline, method)
             if message.get("id") == self.next_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
@@ -259,7 +260,13 @@ class Browser:
             for i, message in enumerate(self.events):
                 if message.get("method") == event:
                     return self.events.pop(i)
-            self.events.append(json.loads(self.socket.recv(timeout=max(deadline - time.monotonic(), 0.1))))
+            self.events.append(self._receive(deadline, event))
+
+    def _receive(self, deadline: float, awaited: str) -> dict:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"chromium sent no {awaited} in time")
+        return json.loads(self.socket.recv(timeout=left))
 
     def open(self, url: str) -> None:
         self.events.clear()

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import BIN, ROOT, free_port, mesh_env
+from tests.conftest import BIN, ROOT, free_port, group_ends, mesh_env
 
 LOCATIONS = {"shared", "flight_operations", "fleet", "weather", "punctuality", "loyalty", "customer_insights"}
 
@@ -99,14 +99,3 @@ def test_webserver_lists_every_location_and_edges_across_locations(webserver):
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=60)
     assert group_ends(process.pid, timeout=60), "code servers of the webserver's group still run"
-
-
-def group_ends(group: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.5)
-    return False

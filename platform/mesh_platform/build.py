@@ -21,7 +21,7 @@ import dagster as dg
 from .definitions import build_job_name
 from .errors import MeshError
 from .mesh import Mesh, workspace_locations
-from .settings import dagster_home
+from .settings import prepared_dagster_home
 
 PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_START,
@@ -74,13 +74,7 @@ def load_location(root: Path, module_name: str) -> dg.Definitions:
 
 
 def instance_for(root: Path) -> dg.DagsterInstance:
-    home = dagster_home(root)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        # Nothing leaves the machine at run time; the automation sensors run by default.
-        config.write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.from_config(str(home))
+    return dg.DagsterInstance.from_config(str(prepared_dagster_home(root)))
 
 
 def _partition_tags(job: dg.JobDefinition) -> dict[str, str]:

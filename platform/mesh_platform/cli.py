@@ -19,7 +19,7 @@ from rich.table import Table
 
 from .errors import MeshError
 from .names import parse_product_id
-from .settings import dagster_home, find_project_root, mesh_home
+from .settings import find_project_root, mesh_home, prepared_dagster_home
 
 app = typer.Typer(
     help="Build, run and inspect the data mesh.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
@@ -318,8 +318,7 @@ def dev(
 ) -> None:
     """Start the Dagster UI and daemon on every domain, with the runs `mesh build` recorded."""
     root = _root(project)
-    home = dagster_home(root)
-    home.mkdir(parents=True, exist_ok=True)
+    home = prepared_dagster_home(root)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(root / "workspace.yaml"), "-p", str(port)]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home})")

@@ -55,6 +55,17 @@ def dagster_home(project_root: str | Path) -> Path:
     return mesh_home(project_root) / "dagster"
 
 
+def prepared_dagster_home(project_root: str | Path) -> Path:
+    """The instance folder, created with a config on first use: nothing leaves the machine at run
+    time (Dagster's webserver and daemon would otherwise post usage logs, with no time limit)."""
+    home = dagster_home(project_root)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
 def warehouse_path(project_root: str | Path, domain: str) -> Path:
     """Each domain's private DuckDB file: only that domain's dbt project ever opens it."""
     return mesh_home(project_root) / "warehouse" / f"{domain}.duckdb"

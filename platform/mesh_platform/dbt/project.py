@@ -30,6 +30,7 @@ from .port_source import PLUGIN_ALIAS
 
 PROFILE_NAME = "mesh"
 _IGNORED = {"target", "logs", "dbt_packages"}
+PARSE_TIMEOUT_SECONDS = 600  # a project of hundreds of models parses in well under a minute
 
 
 class MeshDbtCli(DbtCliResource):
@@ -127,12 +128,16 @@ class DomainDbtProject:
     def _parse(self, stamp: Path, fingerprint: str) -> None:
         with tempfile.TemporaryDirectory() as profiles:
             write_profile(Path(profiles), database=":memory:", project_root="unused", domain=self.domain)
-            completed = subprocess.run(
-                [dbt_executable(), "parse", "--project-dir", str(self.project_dir), "--profiles-dir", profiles,
-                 "--target-path", str(self.project_dir / "target"), "--log-format", "text", *self.vars_arg()],
-                capture_output=True, text=True, cwd=self.project_dir,
-                env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-            )
+            try:
+                completed = subprocess.run(
+                    [dbt_executable(), "parse", "--project-dir", str(self.project_dir), "--profiles-dir", profiles,
+                     "--target-path", str(self.project_dir / "target"), "--log-format", "text", *self.vars_arg()],
+                    capture_output=True, text=True, cwd=self.project_dir, timeout=PARSE_TIMEOUT_SECONDS,
+                    env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+                )
+            except subprocess.TimeoutExpired:
+                # Every loader of the location waits on this parse (under its lock): never forever.
+                raise DescriptorError(self.project_dir, "dbt parse", f"dbt parse did not finish within {PARSE_TIMEOUT_SECONDS} s") from None
         if completed.returncode != 0:
             lines = [l for l in (completed.stdout + completed.stderr).splitlines() if l.strip()]
             detail = " | ".join(l.split("  ", 1)[-1].strip() for l in lines[-6:])
