@@ -132,6 +132,9 @@ def test_a_dbt_product_that_breaks_its_contract_keeps_its_last_good_version(tmp_
     assert "fleet.aircraft was not published" in errors and "seats_in_range" in errors
     assert "The port keeps its previous version" in errors
     assert DeltaTable(str(port)).version() == 0
+    # The second run re-parsed only the changed model (dbt's partial parsing, from the first run's state).
+    dbt_log = (home / "dbt" / "fleet" / "target" / "dbt.log").read_text()
+    assert "Partial parsing enabled: 0 files deleted, 0 files added, 1 files changed" in dbt_log
     assert DeltaTable(str(port)).to_pyarrow_table().equals(good)
 
 

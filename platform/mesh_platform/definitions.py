@@ -94,7 +94,7 @@ def domain_definitions(
         from .dbt.assets import build_dbt_assets
         from .dbt.project import DomainDbtProject
 
-        project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, dict(dbt_vars or {}))
+        project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, root, dict(dbt_vars or {}))
         dbt = build_dbt_assets(domain, project, mesh, governance)
         assets.append(dbt)
         dbt_models = {key.path[-1] for key in dbt.keys if key.path[0] == domain.name}

@@ -26,10 +26,12 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from ..errors import DescriptorError
+from ..settings import warehouse_path
 from .port_source import PLUGIN_ALIAS
 
 PROFILE_NAME = "mesh"
 _IGNORED = {"target", "logs", "dbt_packages"}
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 PARSE_TIMEOUT_SECONDS = 600  # a project of hundreds of models parses in well under a minute
 
 
@@ -92,6 +94,7 @@ def _parse_lock(target: Path) -> Iterator[None]:
 class DomainDbtProject:
     domain: str
     project_dir: Path
+    root: Path  # the mesh project: where the domain's runs write (their dbt profile)
     vars: dict = field(default_factory=dict, hash=False)
 
     @property
@@ -127,7 +130,9 @@ class DomainDbtProject:
 
     def _parse(self, stamp: Path, fingerprint: str) -> None:
         with tempfile.TemporaryDirectory() as profiles:
-            write_profile(Path(profiles), database=":memory:", project_root="unused", domain=self.domain)
+            # The very profile the domain's runs use: dbt keys its partial-parse state on the
+            # profile, so a run starting from this parse's state skips the full parse.
+            write_profile(Path(profiles), database=str(warehouse_path(self.root, self.domain)), project_root=str(self.root), domain=self.domain)
             try:
                 completed = subprocess.run(
                     [dbt_executable(), "parse", "--project-dir", str(self.project_dir), "--profiles-dir", profiles,
@@ -145,4 +150,15 @@ class DomainDbtProject:
         stamp.write_text(fingerprint)
 
     def clean_run_folder(self, folder: Path) -> None:
+        """An empty target folder for a run, seeded with dbt's partial-parse state: the previous
+        run's (same profile for sure), else the load-time parse's. dbt itself checks that files,
+        vars and profile still match the state, and parses fully when they do not."""
+        previous = folder / PARTIAL_PARSE_FILE
+        kept = previous.read_bytes() if previous.is_file() else None
         shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if kept is not None:
+            previous.write_bytes(kept)
+            return
+        with contextlib.suppress(FileNotFoundError):  # a parse running elsewhere replaces it
+            shutil.copyfile(self.project_dir / "target" / PARTIAL_PARSE_FILE, previous)
