@@ -5,8 +5,26 @@ Domains use three names from here: `product`, to mark a Python function as a dat
 governance policy of their own.
 """
 
-from .definitions import domain_definitions
-from .governance.policies import policy
-from .products.python import product
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .definitions import domain_definitions
+    from .governance.policies import policy
+    from .products.python import product
 
 __all__ = ["domain_definitions", "policy", "product"]
+
+# Imported on first use: the `mesh` CLI imports this package, and most of its commands never
+# need Dagster (about 2.5 s of imports per command otherwise).
+_HOMES = {"domain_definitions": ".definitions", "policy": ".governance.policies", "product": ".products.python"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value
