@@ -16,7 +16,8 @@ from deltalake import DeltaTable
 
 from mesh_platform.contracts import parse_contract
 from mesh_platform.errors import PublishError
-from mesh_platform.ports.delta import PartitionSlice, port_uri, publish, read_arrow
+from mesh_platform.ports import delta
+from mesh_platform.ports.delta import CHECKPOINT_EVERY, PartitionSlice, port_uri, publish, read_arrow
 from mesh_platform.ports.io_manager import PortIOManager
 
 CONTRACT = """\
@@ -145,6 +146,37 @@ def test_a_failed_publish_leaves_the_previous_version_readable(project, mesh_hom
     assert DeltaTable(uri).version() == 0
     assert read_arrow(uri, "lab.readings").equals(DeltaTable(uri).to_pyarrow_table())
     assert read_arrow(uri, "lab.readings").num_rows == 2
+
+
+def test_a_monthly_port_keeps_its_log_short_and_reads_one_month_from_its_files(project, mesh_home):
+    """Months published one commit at a time: a checkpoint every CHECKPOINT_EVERY commits bounds
+    the log a reader replays, and a one-month read touches only that month's files."""
+    schema = parse_contract(project / "domains/lab/contracts/readings.odcs.yaml").arrow_schema()
+    uri = port_uri(str(mesh_home / "storage"), "lab", "readings", 1)
+    slices = {}
+    for month in range(1, 13):
+        slices[month] = PartitionSlice("month", dt.date(2013, month, 1), dt.date(2013 + month // 12, month % 12 + 1, 1))
+        data = pa.Table.from_pandas(readings(month, [Decimal(month)] * 3), preserve_index=False)
+        result = publish(uri, data, schema, label="lab.readings", partition_by="month", partition=slices[month])
+        assert result.version == month - 1
+    log = Path(uri) / "_delta_log"
+    assert sorted(p.name.split(".")[0] for p in log.glob("*.checkpoint.parquet")) == [f"{CHECKPOINT_EVERY:020d}"]
+    assert DeltaTable(uri).to_pyarrow_table().num_rows == 36
+
+    opened = []
+    real_open = delta.open_port
+    def spying_open(*args):
+        table = real_open(*args)
+        real_dataset = table.to_pyarrow_dataset
+        table.to_pyarrow_dataset = lambda **kw: opened.append(real_dataset(**kw)) or opened[-1]
+        return table
+    delta.open_port = spying_open
+    try:
+        march = read_arrow(uri, "lab.readings", slices[3])
+    finally:
+        delta.open_port = real_open
+    assert march.column("amount").to_pylist() == [Decimal("3.000")] * 3
+    assert len(opened[0].files) == 1  # March's file, not the year's twelve
 
 
 def test_port_addresses_stay_under_the_storage_root():
