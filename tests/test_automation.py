@@ -77,10 +77,10 @@ def make_domain(tmp_path: Path, schedule: str, kind: str = "source-aligned", pro
     ("schedule", "field", "expected"),
     [
         ('schedule: {cron: "0 6 * *", timezone: UTC}\n', "schedule.cron", "'0 6 * *' is not a valid cron expression; expected five fields"),
-        ('schedule: {cron: "0 6 * * * *", timezone: UTC}\n', "schedule.cron", "is not a valid cron expression"),
+        ('schedule: {cron: "0 6 * * * *", timezone: UTC}\n', "schedule.cron", "has seconds or years; expected five fields"),
         ('schedule: {cron: "61 6 * * *", timezone: UTC}\n', "schedule.cron", "is not a valid cron expression"),
-        ('schedule: {cron: "0 0 30 2 *", timezone: UTC}\n', "schedule.cron", "is not a valid cron expression"),
-        ('schedule: {cron: "*/90 * * * *", timezone: UTC}\n', "schedule.cron", "step larger than its field's range"),
+        ('schedule: {cron: "0 0 30 2 *", timezone: UTC}\n', "schedule.cron", "names a day February never has"),
+        ('schedule: {cron: "*/90 * * * *", timezone: UTC}\n', "schedule.cron", "step of 90 in its minute field, beyond the top of its range"),
         ('schedule: {cron: "0 6 * * *", timezone: America/NewYork}\n', "schedule.timezone", "unknown time zone 'America/NewYork'"),
         ('schedule: {cron: "0 6 * * *"}\n', "schedule.timezone", "required field is missing"),
         ('schedule: "0 6 * * *"\n', "schedule", "expected a mapping {cron: ..., timezone: ...}"),

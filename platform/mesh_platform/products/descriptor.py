@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Literal
 
 import pydantic
-from dagster._utils.schedules import has_out_of_range_cron_interval, is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..contracts import Contract, load_contract
 from ..errors import DescriptorError
 from ..names import check_name, parse_product_id, product_id
 from ..yamlfile import read_mapping
+from .cron import cron_problem
 
 ProductKind = Literal["source-aligned", "aggregate", "consumer-aligned"]
 AccessLevel = Literal["public", "internal", "restricted"]
@@ -95,11 +95,9 @@ class Schedule(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        # Dagster's own validator (the one ScheduleDefinition applies): five fields, no seconds.
-        if not is_valid_cron_string(value):
-            raise ValueError(f"{value!r} is not a valid cron expression; expected five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
-        if has_out_of_range_cron_interval(value):
-            raise ValueError(f"{value!r} has a step larger than its field's range (e.g. */90 minutes), which cron runs more often than it reads")
+        problem = cron_problem(value)
+        if problem is not None:
+            raise ValueError(f"{value!r} {problem}; expected five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'")
         return value
 
     @field_validator("timezone")
