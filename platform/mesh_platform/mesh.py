@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import yaml
 
 from .errors import DescriptorError, MeshError, UnknownProductError
 from .names import parse_product_id
 from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain
 from .settings import WORKSPACE_FILE
+from .yamlfile import load_yaml
 
 SHARED_FOLDER = "shared_assets"
 SHARED_DOMAIN = "shared"  # the domain that lives in shared_assets/
@@ -35,6 +35,8 @@ class Mesh:
     root: Path
     domains: dict[str, Domain] = field(default_factory=dict)
     broken: dict[Path, MeshError] = field(default_factory=dict)  # folders whose files do not parse
+    # Products that passed validation.validate_product against this mesh (it runs at most once each).
+    validated: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
     def load(cls, root: str | Path) -> "Mesh":
@@ -132,7 +134,7 @@ class Mesh:
 def workspace_locations(root: Path) -> dict[str, str]:
     """`workspace.yaml`'s locations: location name -> the Python module that defines it."""
     path = root / WORKSPACE_FILE
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_yaml(path.read_text()) or {}
     locations: dict[str, str] = {}
     for index, entry in enumerate(data.get("load_from") or []):
         module = (entry or {}).get("python_module")
