@@ -152,7 +152,11 @@ def test_contract_version_compares_with_the_published_port(tmp_path, mesh_home):
 
 
 def test_the_run_time_policy_refuses_email_addresses_in_unclassified_columns(tmp_path, mesh_home):
-    root = write_mesh(tmp_path, edited(lambda f: lab_columns(f).append(column("note"))))
+    def note_and_status(f):
+        lab_columns(f).append(column("note"))
+        lab_columns(f).append(column("status") | {"enum": [{"value": "ok"}, {"value": "faulty"}]})  # an enum rule guards it
+
+    root = write_mesh(tmp_path, edited(note_and_status))
     product = Mesh.load(root).find("lab", "readings")
     rules = Governance(combine(GLOBAL_POLICIES, (), "lab"), PolicyReport()).audit_rules(product)
     policy_rules = [r for r in rules if r.name.startswith("policy_")]
@@ -163,13 +167,14 @@ def test_the_run_time_policy_refuses_email_addresses_in_unclassified_columns(tmp
         batch = pa.table({"station": ["JFK", "EWR"], "reading_value": [1.0, 2.0], "note": notes})
         with duckdb.connect() as con:
             con.register("batch", batch)
-            return {r.rule.name: r for r in audit(con, "batch", policy_rules, personal_columns=[], references=lambda d, p: airports)}
+            return {r.rule.name: r for r in audit(con, "batch", policy_rules, personal_columns=[], references=lambda d, p, columns: airports)}
 
     clean = run(["calibrated", None])
     assert all(r.passed for r in clean.values())
     leaked = run(["calibrated", "call jane.doe@example.org"])
     assert not leaked["policy_no_unclassified_email_note"].passed
     assert leaked["policy_no_unclassified_email_note"].failing_rows == 1
+    assert run(["@home", "ping @ops"])["policy_no_unclassified_email_note"].passed  # an '@' alone is no address
 
 
 @pytest.mark.parametrize("partition_column,expected", [

@@ -77,12 +77,13 @@ def plan_read(
     return PortRead(mesh.root, product, reader, major, uri, masks, warning)
 
 
-def read_table(plan: PortRead, partition: PartitionSlice | None = None) -> pa.Table:
-    table = read_arrow(plan.uri, plan.label, partition)
+def read_table(plan: PortRead, partition: PartitionSlice | None = None, columns: list[str] | None = None) -> pa.Table:
+    table = read_arrow(plan.uri, plan.label, partition, columns)
     return mask_table(table, plan.masks, masking_key(plan.root)) if plan.masks else table
 
 
-def read_lazily(plan: PortRead) -> ds.Dataset | pa.Table:
-    """An Arrow dataset read in place when nothing is masked; else the masked table."""
-    return read_table(plan) if plan.masks else read_dataset(plan.uri, plan.label)
+def read_lazily(plan: PortRead, columns: list[str] | None = None) -> ds.Dataset | pa.Table:
+    """An Arrow dataset read in place when nothing is masked; else the masked table (of `columns`
+    only, when given: masking costs a keyed hash per value)."""
+    return read_table(plan, columns=columns) if plan.masks else read_dataset(plan.uri, plan.label)
 

@@ -240,13 +240,13 @@ def open_port(uri: str, label: str) -> DeltaTable:
         raise PublishError(f"{label} has never been published: no Delta table at {uri}") from None
 
 
-def read_arrow(uri: str, label: str, partition: PartitionSlice | None = None) -> pa.Table:
+def read_arrow(uri: str, label: str, partition: PartitionSlice | None = None, columns: list[str] | None = None) -> pa.Table:
     if partition is None:
-        return open_port(uri, label).to_pyarrow_dataset().to_table()
+        return open_port(uri, label).to_pyarrow_dataset().to_table(columns=columns)
     # Prune by the files' partition values first: a dataset of every file of ten years costs
     # more to build than reading the one month does.
     dataset = open_port(uri, label).to_pyarrow_dataset(file_pruning_predicate=partition.predicate())
-    return dataset.to_table(filter=partition.expression())
+    return dataset.to_table(columns=columns, filter=partition.expression())
 
 
 def read_dataset(uri: str, label: str) -> ds.Dataset:

@@ -37,10 +37,10 @@ def port_reader(root: Path, reader: str):
     from ..governance.reading import plan_read, read_lazily
     from ..mesh import current_mesh
 
-    def read(domain: str, product: str):
+    def read(domain: str, product: str, columns: list[str]):
         mesh = current_mesh(root)
         target = mesh.require(f"{domain}.{product}", consumer=f"a relationship of domain {reader!r}")
-        return read_lazily(plan_read(mesh, reader, target, consumer=f"a relationship of domain {reader!r}"))
+        return read_lazily(plan_read(mesh, reader, target, consumer=f"a relationship of domain {reader!r}"), columns)
 
     return read
 

@@ -69,17 +69,19 @@ def audit(
 ) -> list[RuleResult]:
     """Evaluate `rules` over `relation` (a name `con` can select from)."""
     results: dict[str, RuleResult] = {}
-    registered: set[tuple[str, str]] = set()
+    # Each referenced port once, with only the columns the relationships look up: a masked
+    # port's other personal columns would otherwise be hashed for nothing.
+    looked_up: dict[tuple[str, str], set[str]] = {}
     for rule in rules:
-        if rule.reference and rule.reference[:2] not in registered:
-            domain, product, _ = rule.reference
-            try:
-                con.register(reference_view(domain, product).strip('"'), references(domain, product))
-                registered.add((domain, product))
-            except Exception as exc:  # an unreadable reference fails its rules, not the audit
-                for r in rules:
-                    if r.reference and r.reference[:2] == (domain, product):
-                        results[r.name] = RuleResult(r, False, error=f"reference {domain}.{product}: {exc}")
+        if rule.reference:
+            looked_up.setdefault(rule.reference[:2], set()).add(rule.reference[2])
+    for (domain, product), columns in looked_up.items():
+        try:
+            con.register(reference_view(domain, product).strip('"'), references(domain, product, sorted(columns)))
+        except Exception as exc:  # an unreadable reference fails its rules, not the audit
+            for r in rules:
+                if r.reference and r.reference[:2] == (domain, product):
+                    results[r.name] = RuleResult(r, False, error=f"reference {domain}.{product}: {exc}")
 
     scanned = [r for r in rules if r.name not in results and r.query is None]
     select = ", ".join(["count(*)"] + [_row_metric(r).replace(TABLE, relation) for r in scanned])
