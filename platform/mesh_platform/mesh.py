@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-
 from .errors import DescriptorError, MeshError, UnknownProductError
 from .names import parse_product_id
 from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain

@@ -148,7 +148,7 @@ def test_a_failed_publish_leaves_the_previous_version_readable(project, mesh_hom
     assert read_arrow(uri, "lab.readings").num_rows == 2
 
 
-def test_a_monthly_port_keeps_its_log_short_and_reads_one_month_from_its_files(project, mesh_home):
+def test_a_monthly_port_keeps_its_log_short_and_reads_one_month_from_its_files(project, mesh_home, monkeypatch):
     """Months published one commit at a time: a checkpoint every CHECKPOINT_EVERY commits bounds
     the log a reader replays, and a one-month read touches only that month's files."""
     schema = parse_contract(project / "domains/lab/contracts/readings.odcs.yaml").arrow_schema()
@@ -170,11 +170,8 @@ def test_a_monthly_port_keeps_its_log_short_and_reads_one_month_from_its_files(p
         real_dataset = table.to_pyarrow_dataset
         table.to_pyarrow_dataset = lambda **kw: opened.append(real_dataset(**kw)) or opened[-1]
         return table
-    delta.open_port = spying_open
-    try:
-        march = read_arrow(uri, "lab.readings", slices[3])
-    finally:
-        delta.open_port = real_open
+    monkeypatch.setattr(delta, "open_port", spying_open)
+    march = read_arrow(uri, "lab.readings", slices[3])
     assert march.column("amount").to_pylist() == [Decimal("3.000")] * 3
     assert len(opened[0].files) == 1  # March's file, not the year's twelve
 

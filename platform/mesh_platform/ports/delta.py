@@ -202,13 +202,12 @@ def publish(
         table: DeltaTable | None = DeltaTable(uri)
     except TableNotFoundError:
         table = None
-    exists = table is not None
     options = dict(
         mode="overwrite",
         partition_by=[partition_by] if partition_by else None,
         commit_properties=CommitProperties(custom_metadata=commit_metadata or {}),
     )
-    if partition is not None and exists:
+    if partition is not None and table is not None:
         options["predicate"] = partition.predicate()
     else:
         # A full replace may follow a contract change: the contract's schema wins.
