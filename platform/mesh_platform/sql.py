@@ -12,6 +12,7 @@ files are broken is named in `unavailable`, and the others answer.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,9 +87,9 @@ class SqlSession:
     def products_named(self, query: str) -> list[str]:
         """The mesh products a query names (`domain.product`, whether readable or not)."""
         try:
-            names = duckdb.get_table_names(query, qualified=True)
+            names = _parser().get_table_names(query, qualified=True)
         except duckdb.Error:
-            return []  # DuckDB reports the syntax error itself
+            return []  # running the query reports the syntax error or the refusal itself
         domains = {*self.mesh.domains, *(key.removeprefix("domain ") for key in self.unavailable)}
         tables = {name.split(" AS ")[0].replace('"', "").lower() for name in names}
         return sorted(t for t in tables if t.count(".") == 1 and t.split(".")[0] in domains)
@@ -120,6 +121,15 @@ class SqlSession:
             if line is None:
                 raise
             raise SealedRefusal(line) from None
+
+
+@functools.cache
+def _parser() -> duckdb.DuckDBPyConnection:
+    """Where a query's table names are read: sealed and empty. Never `duckdb.get_table_names`,
+    which binds the query on DuckDB's unsealed default connection (binding `EXPORT DATABASE`
+    creates its folder; binding a table function opens its file); nor the session's connection,
+    whose binder expands the views and names only what lies under them."""
+    return sealed.connect()
 
 
 def _domain_of(folder: Path) -> str:
