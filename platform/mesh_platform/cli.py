@@ -198,7 +198,9 @@ def sql(
     project: ProjectOption = None,
 ) -> None:
     """Query the mesh's ports in DuckDB: every product the acting domain may read is a view
-    `domain.product`, with personal columns masked and other products refused, as on any read."""
+    `domain.product`, with personal columns masked and other products refused, as on any read.
+    Nothing else is reachable (no file, database, extension or setting). --as is an operator's
+    impersonation: each query is recorded in $MESH_HOME/logs/access.log."""
     from .impersonation import access_log
     from .sql import SqlSession
 
