@@ -198,14 +198,23 @@ def sql(
     project: ProjectOption = None,
 ) -> None:
     """Query the mesh's ports in DuckDB: every product the acting domain may read is a view
-    `domain.product`, with personal columns masked and other products refused, as on any read."""
+    `domain.product`, with personal columns masked and other products refused, as on any read.
+    Nothing else is reachable (no file, database, extension or setting). --as is an operator's
+    impersonation: each query is recorded in $MESH_HOME/logs/access.log."""
+    from .impersonation import access_log
     from .sql import SqlSession
 
     root = _root(project)
     with errors.status("attaching ports…"):
         session = SqlSession.open(root, acting)
+    if acting:
+        errors.print(f"[bold yellow]impersonating domain {escape(repr(acting))}[/]: an operator's session reading what {escape(acting)} "
+                     f"reads, masked as it sees it; each query is recorded (fingerprint and products, never its text) in {access_log(root)}",
+                     soft_wrap=True)
+    for name, why in session.unavailable.items():
+        errors.print(f"[yellow]not attached:[/] {escape(name)}: it did not load: {escape(why)}", soft_wrap=True)
     if command is not None:
-        _print_result(session.sql(command), as_json, max_rows)
+        _print_result(session.run(command), as_json, max_rows)
         return
     who = f"as domain {acting!r}" if acting else "without --as: public products only"
     errors.print(f"[bold]mesh sql[/] {who}; {len(session.views)} products as views. "
@@ -226,21 +235,22 @@ def _repl(session, as_json: bool, max_rows: int) -> None:
         if not buffer and stripped == ".tables":
             for product, masked in sorted(session.views.items()):
                 console.print(product + (f"  [dim](masked: {', '.join(masked)})[/]" if masked else ""))
+            for name in session.unavailable:
+                console.print(f"{escape(name)}  [dim](not attached: it did not load)[/]")
             continue
         buffer.append(line)
         if stripped.endswith(";"):
             query, buffer = "\n".join(buffer), []
             try:
-                _print_result(session.sql(query), as_json, max_rows)
+                _print_result(session.run(query), as_json, max_rows)
             except (MeshError, Exception) as exc:  # the session goes on after a bad query
-                errors.print(f"[bold red]error:[/] {escape(' '.join(str(exc).split()))}")
+                errors.print(f"[bold red]error:[/] {escape(' '.join(str(exc).split()))}", soft_wrap=True)
 
 
-def _print_result(relation, as_json: bool, max_rows: int) -> None:
-    if relation is None:
+def _print_result(result: tuple[list[str], list[tuple]] | None, as_json: bool, max_rows: int) -> None:
+    if result is None:
         return
-    columns = relation.columns
-    rows = relation.fetchall()
+    columns, rows = result
     if as_json:
         console.print_json(json.dumps([dict(zip(columns, row)) for row in rows], default=str))
         return
@@ -350,7 +360,7 @@ def main() -> None:
     try:
         app()
     except MeshError as exc:  # expected failures: one readable line
-        errors.print(f"[bold red]error:[/] {escape(str(exc))}")
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except Exception as exc:
         if os.environ.get("MESH_DEBUG"):

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import duckdb
 
+from . import sealed
 from .errors import ContractError, DescriptorError, MeshError
 from .mesh import Mesh
 from .products.descriptor import Domain, Product
+from .quality.engine import rule_error
 from .quality.rules import TABLE, rules_for
 
 
@@ -43,7 +45,7 @@ def check_references(product: Product, mesh: Mesh) -> None:
 
 def check_sql_rules(product: Product) -> None:
     """Bind every sql rule against an empty table of the contract's schema: a typo in a column
-    name fails here, at load, rather than during a publish."""
+    name, or a rule reading a file, fails here, at load, rather than during a publish."""
     rules = [r for r in rules_for(product.contract) if r.query]
     if not rules:
         return
@@ -53,12 +55,12 @@ def check_sql_rules(product: Product) -> None:
             try:
                 con.sql(f"EXPLAIN {rule.query.replace(TABLE, 'empty_batch')}")
             except duckdb.Error as exc:
-                raise ContractError(product.contract_path, f"quality rule {rule.name}", f"the sql does not run: {' '.join(str(exc).split())}") from None
+                raise ContractError(product.contract_path, f"quality rule {rule.name}", f"the sql does not run: {rule_error(exc)}") from None
 
 
 @functools.cache
 def _binder() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect()
+    return sealed.connect()  # binding a rule that names a file opens it: sealed, it is refused instead
 
 
 def check_partition_column(product: Product) -> None:

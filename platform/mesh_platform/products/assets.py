@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 
+from .. import sealed
 from ..errors import DescriptorError
 from ..ports.delta import conform
 from ..ports.io_manager import PINNED_MAJOR_KEY
@@ -46,7 +46,8 @@ def port_reader(root: Path, reader: str):
 
 
 def audit_batch(batch: pa.Table, rules: list[Rule], product: Product, root: Path):
-    with duckdb.connect() as con:
+    """Every rule over the batch, on a sealed connection: contract sql rules are user-written."""
+    with sealed.connect() as con:
         con.register("batch", batch)
         return audit(con, "batch", rules, personal_columns=product.contract.personal_columns, references=port_reader(root, product.domain))
 

@@ -3,6 +3,7 @@
 The batch is a relation DuckDB can read in place: a table in the domain's own DuckDB file (dbt
 products) or an Arrow table registered on an in-memory connection (Python products). Referenced
 ports (relationships to global identifiers) are registered as Arrow datasets, read without a copy.
+The connection is sealed by its opener (`sealed.py`): a contract's sql rule reaches nothing else.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from ..sealed import refusal
 from .rules import TABLE, Rule, quote, reference_view
 
 SAMPLE_ROWS = 5
@@ -33,6 +35,12 @@ class RuleResult:
             return f"{self.rule.name}: could not be evaluated: {self.error}"
         rows = f", {self.failing_rows} failing rows" if self.failing_rows else ""
         return f"{self.rule.name}: value {self.value} is not {self.rule.comparison}{rows}"
+
+
+def rule_error(exc: duckdb.Error) -> str:
+    """Why a rule's SQL did not run, in one line; a sealed connection's refusal says what a rule may read."""
+    return refusal(exc, "contract sql rules", "a rule reads only the batch under audit ({table}) and the ports its "
+                   "relationships reference") or " ".join(str(exc).split())
 
 
 def _row_metric(rule: Rule) -> str:
@@ -99,7 +107,7 @@ def audit(
             try:
                 results[rule.name] = measure(rule, con.sql(rule.query.replace(TABLE, relation)).fetchall()[0][0])
             except duckdb.Error as exc:
-                results[rule.name] = RuleResult(rule, False, error=" ".join(str(exc).split()))
+                results[rule.name] = RuleResult(rule, False, error=rule_error(exc))
 
     ordered = [results[r.name] for r in rules]
     return [
