@@ -15,11 +15,11 @@ import duckdb
 
 from .errors import MeshError, PublishError
 from .governance.access import AccessDenied, may_read, refusal
+from .governance.identity import PUBLIC, operator_reader
 from .governance.reading import plan_read, read_lazily
 from .mesh import Mesh
 from .quality.rules import quote
 
-PUBLIC = "(public)"  # the acting "domain" of a session opened without --as: public products only
 
 
 @dataclass
@@ -30,6 +30,11 @@ class SqlSession:
     views: dict[str, list[str]] = field(default_factory=dict)  # product id -> masked columns
     refused: dict[str, str] = field(default_factory=dict)  # product id -> why
     unpublished: list[str] = field(default_factory=list)
+
+    @property
+    def reader(self):
+        """The operator impersonating `acting` (or a session without a domain: public products only)."""
+        return operator_reader(self.acting)
 
     @classmethod
     def open(cls, root: Path, acting: str | None) -> "SqlSession":
@@ -52,7 +57,7 @@ class SqlSession:
             self.refused[product.id] = refusal(product, reader)
             return
         try:
-            plan = plan_read(self.mesh, reader, product)
+            plan = plan_read(self.mesh, self.reader, product)
             data = read_lazily(plan)
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
