@@ -15,6 +15,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# The suite never reads the user's mesh: a MESH_HOME with published ports, a storage root, a
+# masking key or a Dagster instance of theirs would change what the tests see. Cleared before any
+# test module is imported; tests that need one set their own.
+ISOLATED = ("DAGSTER_HOME",)
+for _name in [n for n in os.environ if n.startswith("MESH_") or n in ISOLATED]:
+    del os.environ[_name]
+
 
 def mesh_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a mesh command run against `home` (venv tools first on PATH)."""

@@ -198,8 +198,8 @@ def test_pinned_inputs_and_product_cycles_in_lineage(tmp_path):
 def chromium(profile: Path) -> Iterator["Browser"]:
     """A headless Chromium on a loopback DevTools port; killed with its whole process group."""
     binary = shutil.which("chromium")
-    # A missing browser fails the test: .ci/run installs Debian's chromium, and so should a developer.
-    assert binary is not None, "Debian's chromium is not installed: apt-get install -y chromium"
+    # A missing browser fails the test: the README's test command installs it (.ci/system-packages).
+    assert binary is not None, "Debian's chromium is not installed: run 'bash .ci/system-packages' (the README's test command does)"
     port = free_port()
     process = subprocess.Popen(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}",

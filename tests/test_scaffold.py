@@ -80,6 +80,7 @@ def scaffolded(tmp_path_factory):
 
 def read_port(root: Path, home: Path, product_id: str) -> pa.Table:
     """A published port, read through the platform's governed read path by its owner domain."""
+    from mesh_platform.governance.identity import domain_reader
     from mesh_platform.governance.reading import plan_read, read_table
     from mesh_platform.mesh import Mesh
 
@@ -88,7 +89,7 @@ def read_port(root: Path, home: Path, product_id: str) -> pa.Table:
     try:
         mesh = Mesh.load(root)
         product = mesh.find(*product_id.split("."))
-        return read_table(plan_read(mesh, product.domain, product))
+        return read_table(plan_read(mesh, domain_reader(product.domain), product))
     finally:
         if previous is None:
             os.environ.pop("MESH_HOME")

@@ -12,13 +12,13 @@ guessed query (a known address in a known template) cannot be confirmed from the
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import hmac
 import json
 import os
 from pathlib import Path
 
+from .governance.identity import os_user
 from .settings import masking_key, mesh_home
 
 FINGERPRINT_CHARS = 16
@@ -30,13 +30,6 @@ def access_log(root: Path) -> Path:
 
 def fingerprint(root: Path, query: str) -> str:
     return hmac.new(masking_key(root), query.strip().encode(), hashlib.sha256).hexdigest()[:FINGERPRINT_CHARS]
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
-        return f"uid {os.getuid()}"
 
 
 def record(root: Path, acting: str, query: str, products: list[str]) -> None:

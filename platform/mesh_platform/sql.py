@@ -21,12 +21,12 @@ import duckdb
 from . import sealed
 from .errors import MeshError, PublishError
 from .governance.access import AccessDenied, may_read, refusal
+from .governance.identity import PUBLIC, operator_reader
 from .governance.reading import plan_read, read_lazily
 from .impersonation import record
 from .mesh import SHARED_DOMAIN, SHARED_FOLDER, Mesh
 from .quality.rules import quote
 
-PUBLIC = "(public)"  # the acting "domain" of a session opened without --as: public products only
 WHERE = "mesh sql"
 REACH = "a session reads only the ports it was given as views (`.tables` lists them)"
 
@@ -44,6 +44,11 @@ class SqlSession:
     refused: dict[str, str] = field(default_factory=dict)  # product id -> why
     unpublished: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
+
+    @property
+    def reader(self):
+        """The operator impersonating `acting` (or a session without a domain: public products only)."""
+        return operator_reader(self.acting)
 
     @classmethod
     def open(cls, root: Path, acting: str | None) -> "SqlSession":
@@ -73,7 +78,7 @@ class SqlSession:
             self.refused[product.id] = refusal(product, reader)
             return
         try:
-            plan = plan_read(self.mesh, reader, product)
+            plan = plan_read(self.mesh, self.reader, product)
             data = read_lazily(plan)
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)

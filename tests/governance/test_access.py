@@ -5,6 +5,7 @@ masked for every reader outside the allow-list."""
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import re
 import types
 
@@ -19,6 +20,8 @@ from mesh_platform.dbt.port_source import Plugin
 from mesh_platform.governance.access import AccessDenied, may_read, refusal
 from mesh_platform.governance.global_policies import readable_inputs
 from mesh_platform.governance.policies import PolicyContext
+from mesh_platform.errors import MeshError
+from mesh_platform.governance.identity import domain_reader, operator_reader
 from mesh_platform.governance.reading import plan_read, read_table
 from mesh_platform.mesh import Mesh
 from mesh_platform.ports.io_manager import PortIOManager
@@ -64,10 +67,10 @@ def built(built_mesh, monkeypatch):
 def test_read_time_access(built, product, domain):
     rows = DeltaTable(str(built / "storage" / product.domain / product.name / "v1")).to_pyarrow_table().num_rows
     if may_read(product, domain):
-        assert read_table(plan_read(MESH, domain, product)).num_rows == rows
+        assert read_table(plan_read(MESH, domain_reader(domain), product)).num_rows == rows
     else:
         with pytest.raises(AccessDenied) as refused:
-            plan_read(MESH, domain, product)
+            plan_read(MESH, domain_reader(domain), product)
         assert str(refused.value) == refusal(product, domain)
 
 
@@ -125,7 +128,7 @@ def test_no_raw_personal_value_leaves_the_allow_list(built):
         for domain in DOMAINS:
             if domain == "loyalty" or not may_read(product, domain):
                 continue
-            plan = plan_read(MESH, domain, product)
+            plan = plan_read(MESH, domain_reader(domain), product)
             assert set(plan.masks) == set(product.contract.personal_columns)
             table = read_table(plan)
             for name in table.column_names:
@@ -136,5 +139,78 @@ def test_no_raw_personal_value_leaves_the_allow_list(built):
 
 
 def test_the_owner_reads_its_own_personal_data_unmasked(built):
-    members = read_table(plan_read(MESH, "loyalty", MESH.find("loyalty", "members")))
+    members = read_table(plan_read(MESH, domain_reader("loyalty"), MESH.find("loyalty", "members")))
     assert set(members.column("email").to_pylist()) == set(generate_members()["email"])
+
+
+# -- the reader is bound by the platform, never claimed -----------------------------------------
+
+def test_the_read_path_takes_no_claimed_domain(built):
+    """Product code cannot pass a domain name to the governed read path, not even the owner's."""
+    with pytest.raises(MeshError, match="bound by the platform"):
+        plan_read(MESH, "loyalty", MESH.find("loyalty", "members"))
+
+
+def peek_step(domain: str):
+    @dg.asset(key=[domain, "peek"], ins={"members": dg.AssetIn(key=["loyalty", "members"])})
+    def peek(members: pa.Table) -> None:
+        raise AssertionError("never reached: the read is refused")
+
+    return peek
+
+
+def step_failure(result) -> str:
+    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    return (error.cause or error).message
+
+
+def test_run_config_cannot_make_a_step_read_as_another_domain(built):
+    """A customer_insights step whose IO manager is configured (in run config) as the owner
+    domain still reads as customer_insights: refused, and nothing raw is read."""
+    peek = peek_step("customer_insights")
+    result = dg.materialize(
+        [peek, dg.AssetSpec(["loyalty", "members"]).with_io_manager_key("mesh_port")],
+        selection=[peek.key], raise_on_error=False,
+        resources={"mesh_port": PortIOManager(project_root=str(ROOT), domain="customer_insights")},
+        run_config={"resources": {"mesh_port": {"config": {"project_root": str(ROOT), "domain": "loyalty"}}}},
+    )
+    assert not result.success
+    message = step_failure(result)
+    assert "a step reads ports only as the domain whose products it builds" in message
+    assert "materializes customer_insights" in message
+
+
+def test_a_step_of_the_owner_domain_reads_as_the_owner(built):
+    @dg.asset(key=["loyalty", "peek"], ins={"members": dg.AssetIn(key=["loyalty", "members"])})
+    def peek(members: pa.Table) -> int:
+        return members.num_rows
+
+    result = dg.materialize(
+        [peek, dg.AssetSpec(["loyalty", "members"]).with_io_manager_key("mesh_port")],
+        selection=[peek.key], resources={"mesh_port": PortIOManager(project_root=str(ROOT), domain="loyalty"),
+                                         "io_manager": dg.mem_io_manager},
+    )
+    assert result.output_for_node("loyalty__peek") == 2000
+
+
+def test_a_location_publishes_only_its_own_domains_ports(built):
+    @dg.asset(key=["shared", "carriers"], io_manager_key="mesh_port")
+    def carriers() -> pa.Table:
+        return pa.table({"carrier": ["ZZ"], "name": ["forged"]})
+
+    before = DeltaTable(str(built / "storage" / "shared" / "carriers" / "v1")).version()
+    result = dg.materialize([carriers], raise_on_error=False,
+                            resources={"mesh_port": PortIOManager(project_root=str(ROOT), domain="weather")})
+    assert not result.success
+    assert "may not publish shared.carriers" in step_failure(result)
+    assert DeltaTable(str(built / "storage" / "shared" / "carriers" / "v1")).version() == before
+
+
+def test_an_operator_impersonation_names_the_operator():
+    reader = operator_reader("customer_insights")
+    assert reader.how == "operator" and reader.operator == getpass.getuser()
+    assert str(reader) == f"operator {getpass.getuser()!r} acting as domain 'customer_insights'"
+    with pytest.raises(AccessDenied, match=re.escape(f"operator {getpass.getuser()!r} acting as domain 'customer_insights' may not read loyalty.members")):
+        plan_read(MESH, reader, MESH.find("loyalty", "members"))
+    with pytest.raises(ValueError, match="reader domain"):
+        operator_reader("../loyalty")

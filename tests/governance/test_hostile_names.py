@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from mesh_platform.contracts.model import COLUMN_NAME, contract_from_mapping
 from mesh_platform.errors import ContractError, DescriptorError, MeshError, UnknownProductError
+from mesh_platform.governance.identity import domain_reader
 from mesh_platform.governance.reading import plan_read
 from mesh_platform.mesh import Mesh
 from mesh_platform.names import check_name, is_valid_name, parse_product_id
@@ -565,10 +566,10 @@ def test_plan_read_of_a_product_with_a_hostile_name_fails_before_any_port_is_ope
     airports = mini_mesh.find("shared", "airports")
     with file_system_accesses() as seen:
         with pytest.raises(ValueError) as error:
-            plan_read(mini_mesh, "lab", forged(airports, domain=bad))
+            plan_read(mini_mesh, domain_reader("lab"), forged(airports, domain=bad))
         assert str(error.value).startswith(f"domain {ascii(bad)[:40]}") and EXPECTED_NAME in str(error.value)
         with pytest.raises(ValueError) as error:
-            plan_read(mini_mesh, "lab", forged(airports, name=bad))
+            plan_read(mini_mesh, domain_reader("lab"), forged(airports, name=bad))
         assert str(error.value).startswith(f"product {ascii(bad)[:40]}") and EXPECTED_NAME in str(error.value)
     assert outside(seen, tmp_path_factory.getbasetemp()) == []
 
@@ -585,12 +586,12 @@ def test_plan_read_of_a_product_with_a_hostile_name_fails_before_any_port_is_ope
 )
 def test_plan_read_refuses_a_hostile_major(mini_mesh, mesh_home, major, error, expected):
     with pytest.raises(error) as raised:
-        plan_read(mini_mesh, "lab", mini_mesh.find("shared", "airports"), major, consumer="domain 'lab'")
+        plan_read(mini_mesh, domain_reader("lab"), mini_mesh.find("shared", "airports"), major, consumer="domain 'lab'")
     assert str(raised.value) == expected
 
 
 def test_plan_read_of_a_valid_product_stays_under_the_storage_root(mini_mesh, mesh_home):
-    plan = plan_read(mini_mesh, "lab", mini_mesh.find("shared", "airports"))
+    plan = plan_read(mini_mesh, domain_reader("lab"), mini_mesh.find("shared", "airports"))
     assert Path(os.path.realpath(plan.uri)).relative_to(os.path.realpath(mesh_home / "storage")).parts == ("shared", "airports", "v1")
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from mesh_platform import domain_definitions
+from mesh_platform.governance.identity import domain_reader
 from mesh_platform.governance.reading import RetiredPortError, plan_read, read_table
 from mesh_platform.mesh import Mesh
 from mesh_platform.ports.majors import published_majors, stored_contract
@@ -61,22 +62,22 @@ def test_a_new_major_publishes_beside_the_old_one_which_pinned_consumers_keep_re
     mesh = Mesh.load(root)
     readings = mesh.find("lab", "readings")
     assert published_majors(storage_root(root), "lab", "readings") == [1, 2]
-    assert stored_contract(plan_read(mesh, "desk", readings, 1).uri).version == "1.0.0"
-    assert read_table(plan_read(mesh, "desk", readings)).column_names == ["station", "value_celsius"]
-    old = read_table(plan_read(mesh, "desk", readings, 1))
+    assert stored_contract(plan_read(mesh, domain_reader("desk"), readings, 1).uri).version == "1.0.0"
+    assert read_table(plan_read(mesh, domain_reader("desk"), readings)).column_names == ["station", "value_celsius"]
+    old = read_table(plan_read(mesh, domain_reader("desk"), readings, 1))
     assert old.column("reading_value").to_pylist() == [1.0, 3.0]
 
     # The pinned consumer, through its own code location and the IO manager, reads v1.
     desk = domain_definitions(root / "domains" / "desk" / "definitions.py", products=[PythonProduct("summary", summary)])
     assert desk.resolve_job_def("build_desk").execute_in_process(instance=instance).success
-    built = read_table(plan_read(mesh, "desk", mesh.find("desk", "summary")))
+    built = read_table(plan_read(mesh, domain_reader("desk"), mesh.find("desk", "summary")))
     assert built.to_pylist() == [{"readings": 2, "mean_reading": 2.0}]
 
-    near = plan_read(mesh, "desk", readings, 1, consumer="consumer desk.summary", today=dt.date(2027, 6, 10))
+    near = plan_read(mesh, domain_reader("desk"), readings, 1, consumer="consumer desk.summary", today=dt.date(2027, 6, 10))
     assert near.warning == f"consumer desk.summary reads lab.readings@v1, which retires on {RETIRES} (20 days); move to v2"
-    assert plan_read(mesh, "desk", readings, 1, today=dt.date(2027, 5, 1)).warning is None
+    assert plan_read(mesh, domain_reader("desk"), readings, 1, today=dt.date(2027, 5, 1)).warning is None
     with pytest.raises(RetiredPortError, match=f"reads lab.readings@v1, retired on {RETIRES}; move to v2"):
-        plan_read(mesh, "desk", readings, 1, today=dt.date(2027, 7, 1))
+        plan_read(mesh, domain_reader("desk"), readings, 1, today=dt.date(2027, 7, 1))
 
 
 def test_mesh_contract_diff_classifies_the_working_tree_against_the_published_port(tmp_path, mesh_home):

@@ -15,6 +15,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import SourceConfig
 
+from ..governance.identity import domain_reader
 from ..governance.reading import plan_read, read_lazily
 from ..errors import MeshError
 from ..mesh import current_mesh
@@ -33,7 +34,9 @@ class Plugin(BasePlugin):
         wanted = product_id(source_config.schema, source_config.identifier)
         consumer = f"dbt project of domain {self.reader_domain!r}"
         producer = mesh.require(wanted, consumer=consumer)
-        plan = plan_read(mesh, self.reader_domain, producer, pinned_major(mesh, self.reader_domain, producer.key), consumer=consumer)
+        # The domain comes from the profile the platform writes for the domain's own dbt run.
+        reader = domain_reader(self.reader_domain, how="dbt")
+        plan = plan_read(mesh, reader, producer, pinned_major(mesh, self.reader_domain, producer.key), consumer=consumer)
         return read_lazily(plan)
 
     def default_materialization(self) -> str:

@@ -20,6 +20,7 @@ from ..ports.majors import retirement_date, stored_contract
 from ..products.descriptor import Product
 from ..settings import masking_key, storage_root
 from .access import AccessDenied, masks_for, require_read
+from .identity import Reader, require_reader
 from .masking import mask_table
 
 RETIREMENT_NOTICE = dt.timedelta(days=30)  # how long before a pinned major retires consumers are warned
@@ -35,7 +36,7 @@ class PortRead:
 
     root: Path  # the mesh project: where the masking key is found
     product: Product
-    reader: str
+    reader: Reader
     major: int
     uri: str
     masks: dict[str, str] = field(default_factory=dict)
@@ -48,18 +49,21 @@ class PortRead:
 
 
 def plan_read(
-    mesh: Mesh, reader: str, product: Product, major: int | None = None,
+    mesh: Mesh, reader: Reader, product: Product, major: int | None = None,
     consumer: str | None = None, today: dt.date | None = None,
 ) -> PortRead:
-    """Decide what `reader` may read of `product` (pinned to `major`, else the current one)."""
+    """Decide what `reader` may read of `product` (pinned to `major`, else the current one).
+    `reader` is an identity the platform bound (governance/identity.py), never a claimed name."""
+    reader = require_reader(reader)
+    consumer = consumer or str(reader)
     if major is not None and (not isinstance(major, int) or isinstance(major, bool) or major < 0):
-        raise MeshError(f"{consumer or reader}: {major!r} is not a contract major (a non-negative integer)")
-    require_read(product, reader, consumer)
+        raise MeshError(f"{consumer}: {major!r} is not a contract major (a non-negative integer)")
+    require_read(product, reader.name, consumer)
     root = storage_root(mesh.root)
     current = product.contract.major
     major = current if major is None else major
     if major > current:
-        raise MeshError(f"{consumer or reader} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
+        raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
     uri = port_uri(root, product.domain, product.name, major)
     warning = None
     if major < current:
@@ -67,13 +71,13 @@ def plan_read(
         today = today or dt.date.today()
         if until is not None and today > until:
             raise RetiredPortError(
-                f"{consumer or reader} reads {product.id}@v{major}, retired on {until.isoformat()}; "
+                f"{consumer} reads {product.id}@v{major}, retired on {until.isoformat()}; "
                 f"move to v{current} (contract {product.contract.version})"
             )
         if until is not None and until - today <= RETIREMENT_NOTICE:
-            warning = f"{consumer or reader} reads {product.id}@v{major}, which retires on {until.isoformat()} ({(until - today).days} days); move to v{current}"
+            warning = f"{consumer} reads {product.id}@v{major}, which retires on {until.isoformat()} ({(until - today).days} days); move to v{current}"
     published = stored_contract(uri)
-    masks = masks_for(product, reader, product.contract, *([published] if published else []))
+    masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
     return PortRead(mesh.root, product, reader, major, uri, masks, warning)
 
 

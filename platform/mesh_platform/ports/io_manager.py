@@ -61,6 +61,11 @@ class PortIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         domain, product = _key(context.asset_key)
+        if domain != self.domain:  # a location publishes its own domain's ports only
+            raise dg.DagsterInvariantViolationError(
+                f"the code location of domain {self.domain!r} may not publish {product_id(domain, product)}: "
+                "a domain publishes only its own products' ports"
+            )
         label = product_id(domain, product)
         metadata = context.definition_metadata or {}
         contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
@@ -78,6 +83,7 @@ class PortIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         # Imported here: governance reads the mesh's descriptors, which import this module.
+        from ..governance.identity import step_reader
         from ..governance.reading import plan_read, read_table
         from ..mesh import current_mesh
 
@@ -88,12 +94,13 @@ class PortIOManager(dg.ConfigurableIOManager):
         mesh = current_mesh(Path(self.project_root))
         producer = mesh.require(product_id(domain, product), consumer=f"domain {self.domain!r}")
         pinned = (context.definition_metadata or {}).get(PINNED_MAJOR_KEY)
-        plan = plan_read(mesh, self.domain, producer, pinned, consumer=f"domain {self.domain!r}")
+        # The reader is the domain whose product this step builds, never a configurable name.
+        plan = plan_read(mesh, step_reader(context, self.domain), producer, pinned)
         if plan.warning:
             context.log.warning(plan.warning)
         table = read_table(plan, partition)
         masked = f", masked: {', '.join(sorted(plan.masks))}" if plan.masks else ""
-        context.log.debug(f"read {table.num_rows} rows of {plan.label} for {self.domain}{masked}")
+        context.log.debug(f"read {table.num_rows} rows of {plan.label} for {plan.reader}{masked}")
         return from_arrow(table, context.dagster_type.typing_type)
 
 

@@ -34,13 +34,16 @@ from .python import CONTEXT_PARAMETER, PythonProduct
 def port_reader(root: Path, reader: str):
     """How an audit reads a referenced port (a relationship's global identifiers): as the domain
     publishing, so access rules and masks hold for lookups too."""
+    from ..governance.identity import domain_reader
     from ..governance.reading import plan_read, read_lazily
     from ..mesh import current_mesh
+
+    identity = domain_reader(reader, how="audit")
 
     def read(domain: str, product: str, columns: list[str]):
         mesh = current_mesh(root)
         target = mesh.require(f"{domain}.{product}", consumer=f"a relationship of domain {reader!r}")
-        return read_lazily(plan_read(mesh, reader, target, consumer=f"a relationship of domain {reader!r}"), columns)
+        return read_lazily(plan_read(mesh, identity, target, consumer=f"a relationship of domain {reader!r}"), columns)
 
     return read
 
