@@ -21,7 +21,7 @@ import duckdb
 from . import sealed
 from .errors import MeshError, PublishError
 from .governance.access import AccessDenied, may_read, refusal
-from .governance.identity import PUBLIC, operator_reader
+from .governance.identity import operator_reader
 from .governance.reading import plan_read, read_lazily
 from .impersonation import record
 from .mesh import SHARED_DOMAIN, SHARED_FOLDER, Mesh
@@ -69,7 +69,7 @@ class SqlSession:
         return session
 
     def _attach(self, product) -> None:
-        reader = self.acting or PUBLIC
+        reader = self.reader.name
         if self.acting is None and product.descriptor.access != "public":
             self.refused[product.id] = (f"{product.id} is {product.descriptor.access}: a session without --as sees public "
                                         "products only; pass --as and a domain allowed to read it")
