@@ -3,6 +3,10 @@
 The batch is a relation DuckDB can read in place: a table in the domain's own DuckDB file (dbt
 products) or an Arrow table registered on an in-memory connection (Python products). Referenced
 ports (relationships to global identifiers) are registered as Arrow datasets, read without a copy.
+
+What a result keeps of the batch (samples, a measured value, an engine's error) is recorded in
+the run history and logs: it never holds a value that may be personal, by the column's
+classification or by the value's look (see mesh_platform.redaction).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from typing import Any
 
 import duckdb
 
+from ..redaction import redact_value, without_values
 from .rules import TABLE, Rule, quote, reference_view
 
 SAMPLE_ROWS = 5
 REDACTED = "••• (personal data)"
+NOT_SHOWN = "not shown: the rule looks for personal data"
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,23 @@ def _row_metric(rule: Rule) -> str:
 def _sample(con, relation: str, rule: Rule, personal: list[str]) -> list[dict[str, Any]]:
     if not rule.failing:
         return []
-    masked = f" REPLACE ({', '.join(f'{_text(REDACTED)} AS {quote(c)}' for c in personal)})" if personal else ""
     predicate = rule.failing.replace(TABLE, relation)
+    if rule.hides_values:
+        return _positions(con, relation, rule, predicate)
+    masked = f" REPLACE ({', '.join(f'{_text(REDACTED)} AS {quote(c)}' for c in personal)})" if personal else ""
     relation_ = con.sql(f"SELECT *{masked} FROM {relation} WHERE {predicate} LIMIT {SAMPLE_ROWS}")
     names = relation_.columns
-    return [dict(zip(names, (_plain(v) for v in row))) for row in relation_.fetchall()]
+    return [dict(zip(names, (_plain(redact_value(v)) for v in row))) for row in relation_.fetchall()]
+
+
+def _positions(con, relation: str, rule: Rule, predicate: str) -> list[dict[str, Any]]:
+    """Where a rule that looks for personal data found it: the first rows' positions in the batch
+    (from 0, as pandas' `iloc`) and the column, never the value."""
+    # row_number() OVER () runs as DuckDB's streaming window, which keeps the scan's order: the
+    # positions are the batch's. The window is numbered before the filter, over every row.
+    numbered = f'SELECT row_number() OVER () - 1 AS "#position", * FROM {relation}'
+    rows = con.sql(f'SELECT "#position" FROM ({numbered}) WHERE {predicate} ORDER BY 1 LIMIT {SAMPLE_ROWS}').fetchall()
+    return [{"row": position, "column": rule.column, "value": NOT_SHOWN} for (position,) in rows]
 
 
 def _text(value: str) -> str:
@@ -90,7 +108,8 @@ def audit(
     def measure(rule: Rule, value: Any) -> RuleResult:
         failing = value if rule.failing else None  # rows that break a row rule; extra copies of a key
         measured = (100.0 * value / total if total else 0.0) if rule.percent else value
-        return RuleResult(rule, rule.comparison.holds(measured), measured, failing)
+        # An sql rule may measure text (`SELECT max(note) ...`): it is compared, then kept only if harmless.
+        return RuleResult(rule, rule.comparison.holds(measured), redact_value(measured), failing)
 
     for rule, value in zip(scanned, values):
         results[rule.name] = measure(rule, value)
@@ -99,7 +118,8 @@ def audit(
             try:
                 results[rule.name] = measure(rule, con.sql(rule.query.replace(TABLE, relation)).fetchall()[0][0])
             except duckdb.Error as exc:
-                results[rule.name] = RuleResult(rule, False, error=" ".join(str(exc).split()))
+                # A user's SQL that fails on the data names the value it failed on.
+                results[rule.name] = RuleResult(rule, False, error=without_values(str(exc)))
 
     ordered = [results[r.name] for r in rules]
     return [

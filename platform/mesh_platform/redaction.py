@@ -1,0 +1,72 @@
+"""Keep values that may be personal out of everything the platform records about a batch.
+
+Check samples, check values, error messages and alerts end up in Dagster's run history, logs,
+the CLI's output and alerts.log, which every operator reads. Columns classified as personal are
+redacted by classification (quality/engine.py); these helpers decide by *content*, for the
+personal value that sits in a column nobody classified:
+
+- an e-mail address anywhere in the text (`diamond-jane@example.org` included);
+- a run of 9 or more digits (card, account, national id or unformatted phone numbers);
+- 7 to 19 digits in groups split by spaces, dots, dashes or parentheses, as phone and card
+  numbers are written (`+44 20 7946 0958`, `4111-1111-1111-1111`); ISO dates and times are not.
+
+Only text is judged: numbers stay visible (they are the ids that make a sample useful), so a
+column that stores phone numbers as numbers must be classified. Names cannot be told by their
+look: an engine's error message loses every quoted literal instead (`without_values`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+LOOKS_PERSONAL = "••• (may be personal data)"
+HIDDEN = "•••"
+
+# Lenient on purpose, more so than the policy that refuses addresses: over-hiding costs a sample
+# a value, under-hiding leaks one into every log.
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_LONG_DIGITS = re.compile(r"\d{9,}")
+# A group starts and ends a word: the digits inside `N12345`, `ORD-2024-0001` or a UUID are codes.
+_DIGIT_GROUPS = re.compile(r"(?<![\w.\-])\+?\(?\d[\d ().\-]*\d\)?(?![\w\-])")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_PHONE_DIGITS = range(7, 20)
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+def _phone_like(match: re.Match) -> bool:
+    return sum(c.isdigit() for c in match.group()) in _PHONE_DIGITS
+
+
+def looks_personal(text: str) -> bool:
+    """True if `text` holds something shaped like an e-mail address, a phone or a card number."""
+    if _EMAIL.search(text) or _LONG_DIGITS.search(text):
+        return True
+    return any(_phone_like(m) for m in _DIGIT_GROUPS.finditer(_DATE_TIME.sub(" ", text)))
+
+
+def redact_value(value: Any) -> Any:
+    """A sample's cell as it may be shown: text that looks personal is replaced as a whole (the
+    rest of a cell that holds an address, a name beside it, is as personal); anything else as is."""
+    return LOOKS_PERSONAL if isinstance(value, str) and looks_personal(value) else value
+
+
+def scrub(text: str) -> str:
+    """`text` with every part that looks personal hidden: for messages, whose other words matter."""
+    text = _EMAIL.sub(HIDDEN, text)
+    text = _LONG_DIGITS.sub(HIDDEN, text)
+    kept = _DATE_TIME.sub(lambda m: "\0" * len(m.group()), text)  # same length: positions line up
+    hidden = [m.span() for m in _DIGIT_GROUPS.finditer(kept) if _phone_like(m)]
+    for start, end in reversed(hidden):
+        text = text[:start] + HIDDEN + text[end:]
+    return text
+
+
+def without_values(message: str) -> str:
+    """An engine's error (DuckDB, Arrow) as one line that names no value of the data.
+
+    Engines quote the value they choked on (`Could not convert string 'jane@example.org' to
+    INT32`), and a name or a street is personal without looking it: every single-quoted literal
+    goes, whatever it holds, and what is left is scrubbed.
+    """
+    return scrub(_QUOTED.sub(f"'{HIDDEN}'", " ".join(str(message).split())))
