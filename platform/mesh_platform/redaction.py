@@ -28,7 +28,7 @@ HIDDEN = "•••"
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _LONG_DIGITS = re.compile(r"\d{9,}")
 # A group starts and ends a word: the digits inside `N12345`, `ORD-2024-0001` or a UUID are codes.
-_DIGIT_GROUPS = re.compile(r"(?<![\w.\-])\+?\(?\d[\d ().\-]*\d\)?(?![\w\-])")
+_DIGIT_GROUPS = re.compile(r"(?<![\w.\-])\+?\(?\d[\d ().\-]*\d(?![\w\-])")
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _PHONE_DIGITS = range(7, 20)
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
