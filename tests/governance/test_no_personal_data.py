@@ -282,3 +282,22 @@ def test_personal_values_in_unclassified_columns_are_refused_and_recorded_nowher
     for output in outputs:  # the CLI's text may be wrapped anywhere: compare without white space
         shown = re.sub(r"\s", "", output.stdout + output.stderr)
         assert not [n for n in needles if re.sub(rb"\s", b"", n).decode() in shown], output.args
+
+
+def test_a_dbt_error_that_quotes_a_value_leaves_it_out_of_the_run_history_and_the_cli(tmp_path):
+    project = copy_project(tmp_path / "project")
+    home = tmp_path / "home"
+    token = uuid.uuid4().hex
+    # upper(): the value exists only at run time, so the model's own SQL (compiled into
+    # MESH_HOME) does not hold it.
+    _edit(project / "dbt_projects" / "fleet" / "models" / "aircraft.sql", "    cast(engines as integer) as engines,",
+          f"    cast(case when tailnum = 'N10156' then upper('zq{token}') || tailnum else cast(engines as varchar) end as integer) as engines,")
+    build = run_mesh(["build", "--domain", "shared", "--domain", "fleet"], home, cwd=project)
+    assert build.returncode == 1, build.stdout + build.stderr
+    errors = " ".join(build.stderr.split())
+    assert f"model.fleet.aircraft: Runtime Error in model aircraft (models/aircraft.sql) Conversion Error: Could not convert string '{HIDDEN}' to INT32" in errors
+    needle = f"ZQ{token.upper()}"
+    assert needle not in re.sub(r"\s", "", build.stdout + build.stderr)
+    history = sorted((home / "dagster" / "history").rglob("*.db"))
+    assert history and _files_holding(home / "dagster" / "history", [needle.encode()]) == {}
+    # dbt's own output (build.log, target/dbt.log, run_results.json) is the domain's to read: it keeps the value.
