@@ -7,8 +7,8 @@ personal value that sits in a column nobody classified:
 
 - an e-mail address anywhere in the text (`diamond-jane@example.org` included);
 - a run of 9 or more digits (card, account, national id or unformatted phone numbers);
-- 7 to 19 digits in groups split by spaces, dots, dashes or parentheses, as phone and card
-  numbers are written (`+44 20 7946 0958`, `4111-1111-1111-1111`); ISO dates and times are not.
+- 7 or more digits in groups split by spaces, dots, dashes or parentheses, as phone and card
+  numbers are written (several in a row are one group) (`+44 20 7946 0958`, `4111-1111-1111-1111`); ISO dates and times are not.
 
 Only text is judged: numbers stay visible (they are the ids that make a sample useful), so a
 column that stores phone numbers as numbers must be classified. Names cannot be told by their
@@ -28,7 +28,7 @@ _LONG_DIGITS = re.compile(r"\d{9,}")
 # A group starts and ends a word: the digits inside `N12345`, `ORD-2024-0001` or a UUID are codes.
 _DIGIT_GROUPS = re.compile(r"(?<![\w.\-])\+?\(?\d[\d ().\-]*\d(?![\w\-])")
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-_PHONE_DIGITS = range(7, 20)
+MIN_PHONE_DIGITS = 7
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 
 
@@ -46,7 +46,9 @@ def _hide_addresses(text: str) -> str:
 
 
 def _phone_like(match: re.Match) -> bool:
-    return sum(c.isdigit() for c in match.group()) in _PHONE_DIGITS
+    # A bare number is judged by its length alone (_LONG_DIGITS): `1234567 failing rows` stays.
+    group = match.group()
+    return not group.isdigit() and sum(c.isdigit() for c in group) >= MIN_PHONE_DIGITS
 
 
 def looks_personal(text: str) -> bool:
@@ -67,10 +69,12 @@ def scrub(text: str) -> str:
     text = _hide_addresses(text)
     text = _LONG_DIGITS.sub(HIDDEN, text)
     kept = _DATE_TIME.sub(lambda m: "\0" * len(m.group()), text)  # same length: positions line up
-    hidden = [m.span() for m in _DIGIT_GROUPS.finditer(kept) if _phone_like(m)]
-    for start, end in reversed(hidden):
-        text = text[:start] + HIDDEN + text[end:]
-    return text
+    pieces, last = [], 0
+    for match in _DIGIT_GROUPS.finditer(kept):
+        if _phone_like(match):
+            pieces += [text[last:match.start()], HIDDEN]
+            last = match.end()
+    return "".join(pieces) + text[last:]
 
 
 def without_values(message: str) -> str:

@@ -40,6 +40,8 @@ PERSONAL_LOOKING = [
     "+44 20 7946 0958",
     "(212) 555-0100",
     "ring 555-0100 after six",
+    "call 555-0100, 555-0101 or 555-0102",
+    "lines 555-0100 555-0101 555-0102 555-0103",  # several numbers in a row are one long group
     "4111 1111 1111 1111",  # a card number as people write it
     "4111-1111-1111-1111",
     "4111111111111111",
@@ -49,7 +51,7 @@ PERSONAL_LOOKING = [
 HARMLESS = [
     "ping @ops", "@home", "N12345", "ORD-2024-000123", "2013-01-01", "2013-01-01 05:17:00",
     "2013-01-01T05:17:00.123", "version 2.0.0", "336776 rows", "12.5", "JFK", "", "diamond",
-    "2c5ea4c0-4067-11e9-8bad-9b1deb4d3b7d",
+    "2c5ea4c0-4067-11e9-8bad-9b1deb4d3b7d", "1234567 failing rows",
 ]
 
 
@@ -81,6 +83,7 @@ def test_a_long_cell_is_judged_in_linear_time(cell):
 def test_a_message_keeps_its_words_and_loses_what_looks_personal():
     message = "row of jane.roe@example.org (phone +44 20 7946 0958) failed on 2013-01-01 in 336776 rows"
     assert scrub(message) == f"row of {HIDDEN} (phone {HIDDEN}) failed on 2013-01-01 in 336776 rows"
+    assert scrub("lines 555-0100 555-0101 555-0102 555-0103 and 212-555-0100") == f"lines {HIDDEN} and {HIDDEN}"
 
 
 def test_an_engine_error_loses_every_quoted_value_even_a_name():
