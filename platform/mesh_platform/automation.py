@@ -30,6 +30,7 @@ import dagster as dg
 from dagster._core.storage.tags import AUTOMATION_CONDITION_TAG, BACKFILL_ID_TAG, SCHEDULE_NAME_TAG, SENSOR_NAME_TAG
 
 from .products.descriptor import Domain, Partitioning, Product, Schedule
+from .redaction import scrub
 from .settings import INTERVAL_ENV, automation_interval_seconds as interval_seconds, mesh_home
 
 ALERTS_FILE = "alerts.log"
@@ -214,7 +215,8 @@ class Alert:
 
 
 def _one_line(text: str, limit: int = 1000) -> str:
-    text = " ".join(str(text).split())
+    # A failed step's error may be a product's own exception: what looks personal stays out of alerts.log.
+    text = scrub(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

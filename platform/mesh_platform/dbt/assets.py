@@ -37,6 +37,7 @@ from ..products.descriptor import Domain, Product
 from ..quality.checks import check_results, check_specs, violation
 from ..quality.engine import audit
 from ..quality.rules import quote
+from ..redaction import without_values
 from ..settings import mesh_home, storage_root, warehouse_path
 from ..validation import check_dbt_model_columns
 from .port_source import PLUGIN_ALIAS
@@ -80,14 +81,16 @@ def audit_and_publish(
 
 
 def failure_summary(invocation) -> str:
-    """One line per failed dbt node: which node, and dbt's own message."""
+    """One line per failed dbt node: which node, and dbt's own message without the values it
+    quotes (`Could not convert string '...'`): the run history keeps this line; dbt's full output
+    stays in build.log for the domain's engineers."""
     try:
         results = invocation.get_artifact("run_results.json")["results"]
     except Exception:  # dbt died before writing its results
         return "dbt exited before reporting results; see the step's logs"
     lines = [
         # dbt appends the macro call stack ("> in macro ..."): the reader needs the first part.
-        f"{r['unique_id']}: {' '.join(str(r.get('message') or r['status']).split(' > in macro')[0].split())}"
+        f"{r['unique_id']}: {without_values(str(r.get('message') or r['status']).split(' > in macro')[0])}"
         for r in results
         if r.get("status") in ("error", "fail", "runtime error")
     ]

@@ -18,6 +18,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from ..errors import PublishError
 from ..names import check_name
+from ..redaction import without_values
 
 CHECKPOINT_EVERY = 10  # commits between Delta checkpoints of a port
 
@@ -111,9 +112,10 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, label: str) -> pa.Re
         try:
             column = pc.cast(column, options=_cast_options(field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            # Arrow quotes the value it could not cast: the run history must not keep it.
             raise PublishError(
                 f"{label}: column {field.name!r} of type {batch.schema.field(field.name).type} "
-                f"cannot be stored as {field.type}: {exc}"
+                f"cannot be stored as {field.type}: {without_values(str(exc))}"
             ) from None
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -8,13 +8,21 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from ..errors import PublishError
+from ..redaction import without_values
+
 
 def to_arrow(obj: Any, label: str) -> pa.Table | pa.RecordBatchReader:
     """Accept what a product function may return and hand the port Arrow data."""
     if isinstance(obj, (pa.Table, pa.RecordBatchReader)):
         return obj
     if isinstance(obj, pd.DataFrame):
-        return pa.Table.from_pandas(obj, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(obj, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            # Arrow names the value of a mixed column it could not convert: keep it out of the run history.
+            reason = without_values("; ".join(str(part) for part in exc.args))
+            raise PublishError(f"{label}: its DataFrame cannot be turned into a table: {reason}") from None
     if isinstance(obj, duckdb.DuckDBPyRelation):
         return obj.to_arrow_table()
     raise TypeError(

@@ -4,6 +4,10 @@ The batch is a relation DuckDB can read in place: a table in the domain's own Du
 products) or an Arrow table registered on an in-memory connection (Python products). Referenced
 ports (relationships to global identifiers) are registered as Arrow datasets, read without a copy.
 The connection is sealed by its opener (`sealed.py`): a contract's sql rule reaches nothing else.
+
+What a result keeps of the batch (samples, a measured value, an engine's error) is recorded in
+the run history and logs: it never holds a value that may be personal, by the column's
+classification or by the value's look (see mesh_platform.redaction).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from typing import Any
 
 import duckdb
 
+from ..redaction import redact_value, without_values
 from ..sealed import refusal
 from .rules import TABLE, Rule, quote, reference_view
 
 SAMPLE_ROWS = 5
 REDACTED = "••• (personal data)"
+NOT_SHOWN = "not shown: the rule looks for personal data"
 
 
 @dataclass(frozen=True)
@@ -39,8 +45,9 @@ class RuleResult:
 
 def rule_error(exc: duckdb.Error) -> str:
     """Why a rule's SQL did not run, in one line; a sealed connection's refusal says what a rule may read."""
+    # A user's SQL that fails on the data names the value it failed on: quoted values are dropped.
     return refusal(exc, "contract sql rules", "a rule reads only the batch under audit ({table}) and the ports its "
-                   "relationships reference") or " ".join(str(exc).split())
+                   "relationships reference") or without_values(" ".join(str(exc).split()))
 
 
 def _row_metric(rule: Rule) -> str:
@@ -52,11 +59,23 @@ def _row_metric(rule: Rule) -> str:
 def _sample(con, relation: str, rule: Rule, personal: list[str]) -> list[dict[str, Any]]:
     if not rule.failing:
         return []
-    masked = f" REPLACE ({', '.join(f'{_text(REDACTED)} AS {quote(c)}' for c in personal)})" if personal else ""
     predicate = rule.failing.replace(TABLE, relation)
+    if rule.hides_values:
+        return _positions(con, relation, rule, predicate)
+    masked = f" REPLACE ({', '.join(f'{_text(REDACTED)} AS {quote(c)}' for c in personal)})" if personal else ""
     relation_ = con.sql(f"SELECT *{masked} FROM {relation} WHERE {predicate} LIMIT {SAMPLE_ROWS}")
     names = relation_.columns
-    return [dict(zip(names, (_plain(v) for v in row))) for row in relation_.fetchall()]
+    return [dict(zip(names, (_plain(redact_value(v)) for v in row))) for row in relation_.fetchall()]
+
+
+def _positions(con, relation: str, rule: Rule, predicate: str) -> list[dict[str, Any]]:
+    """Where a rule that looks for personal data found it: the first rows' positions in the batch
+    (from 0, as pandas' `iloc`) and the column, never the value."""
+    # row_number() OVER () runs as DuckDB's streaming window, which keeps the scan's order: the
+    # positions are the batch's. The window is numbered before the filter, over every row.
+    numbered = f'SELECT row_number() OVER () - 1 AS "#position", * FROM {relation}'
+    rows = con.sql(f'SELECT "#position" FROM ({numbered}) WHERE {predicate} ORDER BY 1 LIMIT {SAMPLE_ROWS}').fetchall()
+    return [{"row": position, "column": rule.column, "value": NOT_SHOWN} for (position,) in rows]
 
 
 def _text(value: str) -> str:
@@ -98,7 +117,8 @@ def audit(
     def measure(rule: Rule, value: Any) -> RuleResult:
         failing = value if rule.failing else None  # rows that break a row rule; extra copies of a key
         measured = (100.0 * value / total if total else 0.0) if rule.percent else value
-        return RuleResult(rule, rule.comparison.holds(measured), measured, failing)
+        # An sql rule may measure text (`SELECT max(note) ...`): it is compared, then kept only if harmless.
+        return RuleResult(rule, rule.comparison.holds(measured), redact_value(measured), failing)
 
     for rule, value in zip(scanned, values):
         results[rule.name] = measure(rule, value)

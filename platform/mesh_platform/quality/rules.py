@@ -76,6 +76,7 @@ class Rule:
     comparison: Comparison = NO_FAILING_ROWS
     percent: bool = False  # compare the share of failing rows, in percent, not their count
     reference: tuple[str, str, str] | None = None  # relationship: (domain, product, column)
+    hides_values: bool = False  # it looks for personal data: its sample names rows, never values
 
     @property
     def blocking(self) -> bool:
