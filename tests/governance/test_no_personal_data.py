@@ -312,4 +312,10 @@ def test_a_dbt_error_that_quotes_a_value_leaves_it_out_of_the_run_history_and_th
     assert needle not in re.sub(r"\s", "", build.stdout + build.stderr)
     history = sorted((home / "dagster" / "history").rglob("*.db"))
     assert history and _files_holding(home / "dagster" / "history", [needle.encode()]) == {}
-    # dbt's own output (build.log, target/dbt.log, run_results.json) is the domain's to read: it keeps the value.
+    # dbt's lines as re-printed into the step's compute log and build.log drop it too; dbt's own
+    # files in the domain's private run folder (target/dbt.log, run_results.json) are the domain's,
+    # like its DuckDB file that holds the data itself.
+    assert _files_holding(home / "logs", [needle.encode()]) == {}
+    compute_logs = home / "dagster" / "storage"
+    assert any(compute_logs.rglob("*.out")) or any(compute_logs.rglob("*.err")), "no compute log was captured"
+    assert _files_holding(compute_logs, [needle.encode()]) == {}

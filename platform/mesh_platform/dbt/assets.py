@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,32 @@ def one_run_at_a_time(root: Path, domain: str, log) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class _ScrubbedLines(io.TextIOBase):
+    """A stdout that drops the values dbt's log lines quote. dagster-dbt re-prints every dbt log
+    line to stdout, which lands in the step's compute log and in `mesh build`'s build.log; a failed
+    model's message quotes the value it choked on (`Could not convert string '...'`)."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def write(self, text: str) -> int:
+        self.target.write("\n".join(without_values(line) if line.strip() else line for line in text.split("\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _scrubbed(events: Iterator[Any]) -> Iterator[Any]:
+    """dbt's events, with stdout scrubbed only while dbt's lines are read and re-printed."""
+    while True:
+        with contextlib.redirect_stdout(_ScrubbedLines(sys.stdout)):
+            event = next(events, None)
+        if event is None:
+            return
+        yield event
+
+
 def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest, governance) -> Iterator[Any]:
     database = warehouse_path(root, domain.name)
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +207,7 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
     invocation = dbt.cli(["build", *project.vars_arg()], context=context, target_path=target, raise_on_error=False)
     held: dict[str, dg.Output] = {}
     failed_tests: set[str] = set()
-    for event in invocation.stream():
+    for event in _scrubbed(invocation.stream()):
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
             if model in domain.products:
