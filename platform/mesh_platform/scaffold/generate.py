@@ -25,7 +25,7 @@ import yaml
 from ..errors import MeshError
 from ..governance.access import may_read, refusal
 from ..mesh import DOMAINS_FOLDER, SHARED_DOMAIN, Mesh, workspace_locations
-from ..names import check_name, shown
+from ..names import check_name, reserved_problem, shown, suggested_names
 from ..products.descriptor import DomainDescriptor, Owner, Product, ProductKind, parse_input_port
 from ..settings import WORKSPACE_FILE
 from . import design as d
@@ -88,6 +88,16 @@ def _name(value: str, what: str, example: str) -> str:
     problem = d.python_identifier_problem(value)
     if problem:
         raise ScaffoldError(f"{what} {shown(value)} cannot be used: {problem} (it names a Python module)", f"for example {value}_data")
+    # A domain is a package and a code location, so it must not shadow an importable module. A
+    # product is not: its module is `domains.<domain>.<product>`, never top-level (the demo's
+    # `shared.calendar` is fine), and its function's name is checked against definitions.py
+    # when it is wired. Both become views in `mesh sql`, so neither may be a reserved SQL word.
+    kind = what.split()[0]
+    problem = reserved_problem(value, modules=kind == "domain")
+    if problem:
+        better = suggested_names(value, kind, modules=kind == "domain")
+        raise ScaffoldError(f"{what} {shown(value)} cannot be used: {problem}",
+                            f"did you mean {' or '.join(better)}?" if better else f"for example {example}")
     return value
 
 
