@@ -229,9 +229,23 @@ def parse_contract(path: str | Path) -> Contract:
     return contract_from_mapping(read_mapping(path, ContractError, "a YAML mapping (an ODCS v3 document)"), path)
 
 
+def iso_dates(value):
+    """`value` with every YAML date or timestamp as its ISO text. YAML reads an unquoted
+    `2027-06-30` as a date; ODCS (a JSON schema) only knows strings, and the docs write dates
+    unquoted, so a contract means the date either way."""
+    if isinstance(value, dict):
+        return {key: iso_dates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [iso_dates(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
 def contract_from_mapping(data: dict, path: Path) -> Contract:
     """A contract from its parsed YAML; `path` names where it came from in errors (a file, or
     the port whose stored contract this is)."""
+    data = iso_dates(data)
     for field in REQUIRED_FIELDS:
         if data.get(field) in (None, ""):
             raise ContractError(path, field, "required ODCS field is missing")

@@ -81,6 +81,22 @@ class ContractDiff:
         return f"{moved} is not enough: {_KIND[required]} need a {required} bump ({needed}): {why}"
 
 
+def release_problem(before: Contract, published_major: int, new: Contract) -> str | None:
+    """Why `new` cannot follow `before` (the contract last published as major `published_major`),
+    or None. The one verdict `mesh validate` (policy contract-version) and `mesh contract diff`
+    both give, so they never disagree: the bump must fit the change, and a new major must say
+    until when the old major stays readable (its consumers keep reading it until then)."""
+    from ..ports.majors import RETIREMENT_PROPERTY, retirement_of  # ports build on contracts
+
+    problem = diff_contracts(before, new).problem()
+    if problem:
+        return problem
+    if new.major > published_major and retirement_of(new) is None:
+        return (f"major {new.major} publishes beside v{published_major}: declare until when consumers can still read "
+                f"v{published_major} (customProperties: [{{property: {RETIREMENT_PROPERTY}, value: YYYY-MM-DD}}])")
+    return None
+
+
 def required_version(old_version: str, level: str) -> str:
     """The smallest version a `level` change allows after `old_version` (1.4.2 + major -> 2.0.0)."""
     return str(Semver.parse(old_version).bump(level))

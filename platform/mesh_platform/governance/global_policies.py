@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from graphlib import CycleError, TopologicalSorter
 
-from ..contracts.versions import diff_contracts
+from ..contracts.versions import release_problem
 from ..mesh import SHARED_DOMAIN
 from ..names import is_valid_name
-from ..ports.majors import RETIREMENT_PROPERTY, latest_published, retirement_date, retirement_of
+from ..ports.majors import latest_published, retirement_date
 from ..products.descriptor import Product
 from ..quality.rules import Rule, quote
 from ..settings import storage_root
@@ -186,12 +186,9 @@ def contract_version(product: Product, context: PolicyContext):
     if published is None:
         return  # never published: any version is the first
     major, before = published
-    problem = diff_contracts(before, product.contract).problem()
+    problem = release_problem(before, major, product.contract)
     if problem:
         yield f"{problem} (published contract {before.version}; see `mesh contract diff {product.id}`)"
-    elif product.contract.major > major and retirement_of(product.contract) is None:
-        yield (f"major {product.contract.major} publishes beside v{major}: declare until when consumers can still read v{major} "
-               f"(customProperties: [{{property: {RETIREMENT_PROPERTY}, value: YYYY-MM-DD}}])")
 
 
 @policy("supported-input-versions", "A consumer pinning an older major of an input is warned 30 days before it retires, and after.", severity="warning")
