@@ -267,6 +267,11 @@ def load_domain(folder: Path) -> Domain:
         spec: ProductDescriptor = _parse(ProductDescriptor, path)  # type: ignore[assignment]
         if spec.name != path.stem:
             raise DescriptorError(path, "name", f"expected {path.stem!r}, the file's name")
+        for i, text in enumerate(spec.inputs):
+            if parse_input_port(text).key == (descriptor.name, spec.name):
+                # Said here: a Python product was told its function lacked a parameter for it.
+                raise DescriptorError(path, f"inputs[{i}]", f"{text} is this product itself: a product cannot read its own "
+                                      "output port (its build would wait for itself); list the products it is built from")
         contract = (folder / (spec.contract or f"contracts/{spec.name}.odcs.yaml")).resolve()
         if not contract.is_relative_to(folder / "contracts"):
             raise DescriptorError(path, "contract", f"expected a file in the domain's contracts/ folder, found {spec.contract!r}")

@@ -109,9 +109,6 @@ def resolve_inputs(mesh: Mesh, reader: str, product: str, inputs: list[str], pyt
             port = parse_input_port(text)
         except ValueError as exc:
             raise ScaffoldError(f"--input {shown(text)}: {exc}", "name an input as domain.product, e.g. flight_operations.flights") from None
-        if port.major is not None:
-            raise ScaffoldError(f"--input {shown(text)}: new products read the current major of their inputs",
-                                f"pass {port.id}, then pin it in products/{product}.yaml (inputs: [{port.id}@v{port.major}]) if you must")
         found = mesh.find(port.domain, port.product)
         if found is None:
             broken = mesh.broken.get(mesh.folder_of(port.domain))
@@ -123,9 +120,12 @@ def resolve_inputs(mesh: Mesh, reader: str, product: str, inputs: list[str], pyt
                                 f"did you mean {', '.join(hint)}?" if hint else "`mesh validate` lists every domain and product")
         if found.domain == reader and found.name == product:
             raise ScaffoldError(f"--input {port.id}: a product cannot read itself", "name the products it reads")
-        if not may_read(found, reader):
+        if not may_read(found, reader):  # said before the pin: no major of it may be read
             raise ScaffoldError(refusal(found, reader, consumer=f"new product {reader}.{product}"),
                                 "read a product this domain may read, or ask its owner for access first")
+        if port.major is not None:
+            raise ScaffoldError(f"--input {shown(text)}: new products read the current major of their inputs",
+                                f"pass {port.id}, then pin it in products/{product}.yaml (inputs: [{port.id}@v{port.major}]) if you must")
         if any(r.key == found.key for r in resolved):
             raise ScaffoldError(f"--input {port.id} is given twice", "name each input once")
         clash = next((r for r in resolved if r.name == found.name), None)
