@@ -85,6 +85,8 @@ CASES = {
     "enum introduced": (edited("carrier", enum=[{"value": "AA"}]), {}, "minor", "carrier"),
     "classification added": (edited("booked_on", classification="internal"), {}, "minor", "booked_on"),
     "quality rule added": (edited("seats", quality=[{"name": "seats_positive", "metric": "invalidValues", "arguments": {"validValues": [0]}, "mustBe": 0}]), {}, "minor", "seats_positive"),
+    "partition declared the month of a date": (
+        edited("booked_on", customProperties=[{"property": "derivedFrom", "value": "booked_at"}]), {}, "minor", "booked_on_derived_from_booked_at"),
     "column description changed": (edited("carrier", description="IATA carrier code."), {}, "patch", "carrier"),
     "column type spelt differently": (edited("carrier", physicalType="VARCHAR"), {}, "patch", "carrier"),
     "contract description changed": (None, {"description": {"purpose": "Bookings."}}, "patch", "description"),
@@ -265,3 +267,10 @@ def test_contract_diff_and_validate_agree_on_every_version_change(tmp_path, mesh
         assert verdicts[case] == (acceptable, acceptable), (case, problem, reports)
         if not acceptable:
             assert problem and all(problem in m for f in findings for m in f["messages"]), (case, problem, findings)
+
+
+def test_dropping_a_partition_derivation_is_a_patch():
+    derived = edited("booked_on", customProperties=[{"property": "derivedFrom", "value": "booked_at"}])
+    diff = diff_contracts(contract(odcs("1.0.0", derived)), contract(odcs("1.0.1")))
+    assert [(c.level, c.text) for c in diff.changes] == [("patch", "booked_on no longer declared the month of booked_at")]
+    assert diff.problem() is None

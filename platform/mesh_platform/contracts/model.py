@@ -34,6 +34,9 @@ PERSONAL_CLASSIFICATIONS = frozenset({"pii", "personal", "sensitive"})
 # How a personal column is masked, declared per column as the ODCS custom property `masking`:
 # a keyed hash keeps values joinable without revealing them; redaction removes them.
 MASKING_METHODS = ("hash", "redact")
+# The ODCS custom property of a monthly partition column naming the date it is the month of: a
+# blocking rule (quality.rules) checks every row agrees, so relabelled rows are never published.
+DERIVED_FROM = "derivedFrom"
 # Column names end up in SQL and file paths: ASCII identifiers only, whatever the policies add.
 COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 SLA_UNITS: dict[str, dt.timedelta] = {

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..contracts import Contract, load_contract
 from ..errors import DescriptorError
-from ..names import check_name, parse_product_id, product_id
+from ..names import check_name, parse_product_id, product_id, shown
 from ..yamlfile import read_mapping
 from .cron import cron_problem
 
@@ -172,7 +172,7 @@ def parse_input_port(text: str) -> InputPort:
     major = None
     if at:
         if not (pin.startswith("v") and pin[1:].isdigit() and pin[1:].isascii() and len(pin) <= 6):
-            raise ValueError(f"{text!r}: a pinned input port ends in @v<major>, e.g. 'fleet.aircraft@v1'")
+            raise ValueError(f"{shown(text)}: a pinned input port ends in @v<major>, e.g. 'fleet.aircraft@v1'")
         major = int(pin[1:])
     return InputPort(*parse_product_id(address), major)
 

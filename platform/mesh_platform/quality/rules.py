@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..contracts.model import Column, Contract
+from ..contracts.model import DERIVED_FROM, Column, Contract
 from ..errors import ContractError
 
 CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
@@ -26,8 +26,6 @@ FORMATS = {
     "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
 }
-# ODCS custom property of a partition column naming the date it is the month of.
-DERIVED_FROM = "derivedFrom"
 TABLE = "{table}"  # placeholder for the relation under audit in predicates and queries
 
 _OPERATORS = {
