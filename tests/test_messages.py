@@ -62,3 +62,24 @@ def test_a_pinned_input_the_domain_may_read_still_says_to_pin_by_hand(project):
         "error: --input 'loyalty.bookings@v1': new products read the current major of their inputs",
         "hint: pass loyalty.bookings, then pin it in products/stock.yaml (inputs: [loyalty.bookings@v1]) if you must",
     ]
+
+
+def test_an_unknown_reader_domain_is_flagged_at_the_producer_by_mesh_validate(tmp_path, mesh_home):
+    """It was only felt by consumers, told they "may not read" the product."""
+    import json
+
+    from tests.platform.test_contract_versions import _as_locations
+
+    def misspelt_reader(files):
+        files["domains/lab"]["products/readings.yaml"].update(access="internal", readers=["shared", "sharred"], inputs=[])
+
+    root = write_mesh(tmp_path, edited(misspelt_reader))
+    _as_locations(root, {"lab": "readings"})
+    result = run_mesh(["validate", "--json"], mesh_home, cwd=root)
+    [finding] = [f for r in json.loads(result.stdout) for f in r["policies"] if f["policy"] == "known-readers" and f["product"] == "lab.readings"]
+    assert (finding["severity"], finding["status"]) == ("warning", "fail")
+    assert finding["messages"] == [
+        "domains/lab/products/readings.yaml: readers[1]: no domain 'sharred' in this mesh, so it grants nothing (did you mean 'shared'?)"
+    ]
+    failing = [(r["domain"], r["error"], f) for r in json.loads(result.stdout) for f in r["policies"] if f["status"] == "fail" and f["severity"] == "error"]
+    assert result.returncode == 0, (failing, [r for r in json.loads(result.stdout) if not r["ok"]])  # a warning: the producer still loads
