@@ -131,3 +131,22 @@ def test_rows_outside_the_month_being_built_are_refused_before_publish(march_pub
     assert ("rows fall outside the partition being published (2013-03-01 <= flight_month < 2013-04-01); "
             "found values from 2013-04-01 to 2013-04-01") in message
     assert DeltaTable(str(table)).version() == version and files_by_month(table) == before
+
+
+def test_rows_without_a_partition_value_are_refused_by_the_port(tmp_path):
+    """The slice's overwrite predicate never matches NULL: such rows would be kept by every later
+    publish of the month and pile up. The port refuses them and keeps its version."""
+    import pyarrow as pa
+
+    from mesh_platform.errors import PublishError
+    from mesh_platform.ports.delta import PartitionSlice, publish
+
+    schema = pa.schema([pa.field("month", pa.date32()), pa.field("value", pa.int64())])
+    march = PartitionSlice("month", dt.date(2013, 3, 1), dt.date(2013, 4, 1))
+    uri = str(tmp_path / "port")
+    publish(uri, pa.table({"month": [dt.date(2013, 3, 1)], "value": [1]}, schema=schema), schema,
+            label="lab.monthly", partition_by="month", partition=march)
+    with pytest.raises(PublishError, match=r"lab.monthly: 1 rows have no month, so they belong to no partition"):
+        publish(uri, pa.table({"month": [dt.date(2013, 3, 1), None], "value": [1, 2]}, schema=schema), schema,
+                label="lab.monthly", partition_by="month", partition=march)
+    assert DeltaTable(uri).version() == 0
