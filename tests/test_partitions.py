@@ -8,6 +8,7 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
@@ -68,3 +69,84 @@ def test_one_month_replaces_only_that_month_and_a_consumer_reads_one_month(mesh_
     impact = DeltaTable(str(mesh_home / "storage" / "punctuality" / "weather_impact" / "v1")).to_pyarrow_table()
     assert set(impact.column("month").to_pylist()) == {dt.date(2013, 3, 1)}
     assert 0 < pc.sum(impact.column("flights")).as_py() <= march_rows
+
+
+def _departures_of(month: int):
+    """April's departures, say: the log's rows of one month of 2013, shaped as the product."""
+    import pandas as pd
+
+    from domains.flight_operations.departures import DEPARTURES_LOG, shape_departures
+
+    raw = pd.read_csv(DEPARTURES_LOG)
+    return shape_departures(raw[raw["month"] == month])
+
+
+def _hostile_flights(relabel):
+    from mesh_platform import domain_definitions
+    from mesh_platform.products.python import PythonProduct
+    from tests.conftest import ROOT
+
+    def flights(context):
+        return relabel(context, _departures_of(4))
+
+    return domain_definitions(ROOT / "domains" / "flight_operations" / "definitions.py", products=[PythonProduct("flights", flights)])
+
+
+@pytest.fixture
+def march_published(mesh_home):
+    instance = dg.DagsterInstance.ephemeral()
+    run(shared, "build_shared", instance)
+    run(flight_operations, "build_flight_operations", instance, partition_key="2013-03-01")
+    table = mesh_home / "storage" / "flight_operations" / "flights" / "v1"
+    return instance, table, DeltaTable(str(table)).version(), files_by_month(table)
+
+
+def test_rows_relabelled_into_the_month_being_built_are_refused_by_a_blocking_check(march_published):
+    """April's departures labelled flight_month = March fit March's slice, and replaced March with
+    exit 0. The contract says flight_month derives from flight_date: the audit refuses them."""
+    instance, table, version, before = march_published
+
+    def relabel(context, departures):
+        departures["flight_month"] = context.partition_time_window.start.date()  # flight_date stays in April
+        return departures
+
+    result = _hostile_flights(relabel).resolve_job_def("build_flight_operations").execute_in_process(
+        instance=instance, partition_key="2013-03-01", raise_on_error=False)
+    assert not result.success
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "flight_month_derived_from_flight_date"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["failing_rows"].value == len(_departures_of(4))
+    assert DeltaTable(str(table)).version() == version and files_by_month(table) == before  # March untouched
+
+
+def test_rows_outside_the_month_being_built_are_refused_before_publish(march_published):
+    """April's rows, correctly labelled April, built as March: every row of a published slice must
+    have its partition column inside the slice, or the publish would replace the wrong month."""
+    instance, table, version, before = march_published
+    result = _hostile_flights(lambda context, departures: departures).resolve_job_def("build_flight_operations").execute_in_process(
+        instance=instance, partition_key="2013-03-01", raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.to_string()  # the IO manager's error is the cause
+    assert ("rows fall outside the partition being published (2013-03-01 <= flight_month < 2013-04-01); "
+            "found values from 2013-04-01 to 2013-04-01") in message
+    assert DeltaTable(str(table)).version() == version and files_by_month(table) == before
+
+
+def test_rows_without_a_partition_value_are_refused_by_the_port(tmp_path):
+    """The slice's overwrite predicate never matches NULL: such rows would be kept by every later
+    publish of the month and pile up. The port refuses them and keeps its version."""
+    import pyarrow as pa
+
+    from mesh_platform.errors import PublishError
+    from mesh_platform.ports.delta import PartitionSlice, publish
+
+    schema = pa.schema([pa.field("month", pa.date32()), pa.field("value", pa.int64())])
+    march = PartitionSlice("month", dt.date(2013, 3, 1), dt.date(2013, 4, 1))
+    uri = str(tmp_path / "port")
+    publish(uri, pa.table({"month": [dt.date(2013, 3, 1)], "value": [1]}, schema=schema), schema,
+            label="lab.monthly", partition_by="month", partition=march)
+    with pytest.raises(PublishError, match=r"lab.monthly: 1 rows have no month, so they belong to no partition"):
+        publish(uri, pa.table({"month": [dt.date(2013, 3, 1), None], "value": [1, 2]}, schema=schema), schema,
+                label="lab.monthly", partition_by="month", partition=march)
+    assert DeltaTable(uri).version() == 0

@@ -284,7 +284,7 @@ def contract_diff(
     the port's last publish), how each change is classified, and whether the version bump fits.
     Exits 1 when the bump is not enough."""
     from .contracts import load_contract
-    from .contracts.versions import diff_contracts
+    from .contracts.versions import diff_contracts, release_problem
     from .mesh import Mesh
     from .ports.majors import latest_published
     from .settings import storage_root
@@ -293,6 +293,7 @@ def contract_diff(
     found = _find_product(Mesh.load(root), product)
     if base is not None:
         before, source = load_contract(base), str(base)
+        major = before.major
     else:
         published = latest_published(storage_root(root), found.domain, found.name)
         if published is None:
@@ -300,7 +301,7 @@ def contract_diff(
         major, before = published
         source = f"published port v{major}"
     diff = diff_contracts(before, found.contract)
-    problem = diff.problem()
+    problem = release_problem(before, major, found.contract)  # the verdict `mesh validate` gives
     if as_json:
         console.print_json(json.dumps({
             "product": found.id, "base": source, "old_version": diff.old_version, "new_version": diff.new_version,

@@ -73,6 +73,10 @@ CASES = {
         add_vault("restricted"),
         "consumer lab.readings may not read vault.secrets: it is restricted to its owner domain 'vault' [policy readable-inputs]",
     ),
+    "known-readers": (
+        lambda f: f[READINGS]["products/readings.yaml"].update(access="internal", readers=["shared", "sharred"]),
+        "domains/lab/products/readings.yaml: readers[1]: no domain 'sharred' in this mesh, so it grants nothing (did you mean 'shared'?)",
+    ),
     "supported-input-versions": (
         lambda f: (
             f["shared_assets"]["contracts/airports.odcs.yaml"].update(

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import json
 from pathlib import Path
 
+import dagster as dg
+import pandas as pd
 import pytest
+import yaml
 
 from mesh_platform.contracts.model import contract_from_mapping
 from mesh_platform.contracts.versions import diff_contracts, required_version
 from mesh_platform.errors import ContractError
+from tests.conftest import run_mesh
+from tests.governance.test_port_majors import publish_readings, standalone_readings
+from tests.helpers.mini_mesh import edited as mesh_edited, write_mesh
 
 COLUMNS = [
     {"name": "flight_id", "logicalType": "integer", "physicalType": "BIGINT", "primaryKey": True},
@@ -77,6 +85,8 @@ CASES = {
     "enum introduced": (edited("carrier", enum=[{"value": "AA"}]), {}, "minor", "carrier"),
     "classification added": (edited("booked_on", classification="internal"), {}, "minor", "booked_on"),
     "quality rule added": (edited("seats", quality=[{"name": "seats_positive", "metric": "invalidValues", "arguments": {"validValues": [0]}, "mustBe": 0}]), {}, "minor", "seats_positive"),
+    "partition declared the month of a date": (
+        edited("booked_on", customProperties=[{"property": "derivedFrom", "value": "booked_at"}]), {}, "minor", "booked_on_derived_from_booked_at"),
     "column description changed": (edited("carrier", description="IATA carrier code."), {}, "patch", "carrier"),
     "column type spelt differently": (edited("carrier", physicalType="VARCHAR"), {}, "patch", "carrier"),
     "contract description changed": (None, {"description": {"purpose": "Bookings."}}, "patch", "description"),
@@ -163,3 +173,104 @@ def test_a_contract_version_must_be_semantic(version):
     if version:
         assert "expected a semantic version MAJOR.MINOR.PATCH (e.g. 1.2.0)" in str(raised.value)
         assert f"found '{version}'" in str(raised.value)
+
+
+# -- YAML dates: a contract means the date whether it is quoted or not ------------------------------
+
+
+def test_an_unquoted_yaml_date_is_read_as_its_iso_text(tmp_path):
+    """docs/governance.md writes `value: 2027-06-30` unquoted; YAML reads it as a date, which the
+    ODCS schema (strings only) refused with "datetime.date(2027, 6, 30) is not valid ..."."""
+    from mesh_platform.contracts.model import parse_contract
+    from mesh_platform.ports.majors import retirement_of
+
+    data = odcs("2.0.0", edited("booked_on", logicalTypeOptions={"minimum": dt.date(2013, 1, 1)}),
+                customProperties=[{"property": "previousMajorReadableUntil", "value": dt.date(2027, 6, 30)}])
+    path = tmp_path / "bookings.odcs.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert "value: 2027-06-30\n" in path.read_text()  # unquoted, exactly as the docs show it
+    parsed = parse_contract(path)
+    assert retirement_of(parsed) == dt.date(2027, 6, 30)
+    assert parsed.column("booked_on").options == {"minimum": "2013-01-01"}
+
+
+# -- `mesh contract diff` and `mesh validate` give one verdict ----------------------------------------
+
+
+def _readings_contract(files) -> dict:
+    return files["domains/lab"]["contracts/readings.odcs.yaml"]
+
+
+def _published_then(change):
+    def apply(files):
+        standalone_readings(files)
+        change(_readings_contract(files))
+    return apply
+
+
+def _drop_value(c):
+    c["schema"][0]["properties"].pop(1)
+
+
+def _add_note(c):
+    c["schema"][0]["properties"].append({"name": "note", "logicalType": "string", "physicalType": "VARCHAR", "description": "A note."})
+
+
+def _retires(c, value):
+    c["customProperties"] = [{"property": "previousMajorReadableUntil", "value": value}]
+
+
+AGREEMENT = {
+    "unchanged": (lambda c: None, True),
+    "breaking, same version": (_drop_value, False),
+    "breaking, minor bump": (lambda c: (_drop_value(c), c.update(version="1.1.0")), False),
+    "breaking, major bump, no retirement date": (lambda c: (_drop_value(c), c.update(version="2.0.0")), False),
+    "breaking, major bump, unquoted retirement date": (
+        lambda c: (_drop_value(c), c.update(version="2.0.0"), _retires(c, dt.date(2027, 6, 30))), True),
+    "additive, patch bump": (lambda c: (_add_note(c), c.update(version="1.0.1")), False),
+    "additive, minor bump": (lambda c: (_add_note(c), c.update(version="1.1.0")), True),
+    "downgrade": (lambda c: c.update(version="0.9.0"), False),
+}
+
+
+def _as_locations(root: Path, products: dict[str, str]) -> None:
+    """Make each mini-mesh domain a code location of workspace.yaml, as `mesh validate` loads them."""
+    entries = []
+    for domain, product in products.items():
+        (root / "domains" / domain / "definitions.py").write_text(
+            "import pandas as pd\nfrom mesh_platform import domain_definitions\nfrom mesh_platform.products.python import PythonProduct\n"
+            f"defs = domain_definitions(__file__, products=[PythonProduct({product!r}, lambda: pd.DataFrame())])\n"
+        )
+        entries.append(f"  - python_module: {{module_name: domains.{domain}.definitions, working_directory: ., location_name: {domain}}}")
+    (root / "workspace.yaml").write_text("load_from:\n" + "\n".join(entries) + "\n")
+
+
+def test_contract_diff_and_validate_agree_on_every_version_change(tmp_path, mesh_home):
+    """They disagreed: `contract diff` only asked whether the bump fit the change, `validate` also
+    wanted a new major to declare the old one's retirement date, so diff said "version 2.0.0 fits
+    the change" (exit 0) for a contract validate refused. Now both call `release_problem`."""
+    root = write_mesh(tmp_path, mesh_edited(standalone_readings))
+    _as_locations(root, {"lab": "readings", "desk": "summary"})
+    publish_readings(root, dg.DagsterInstance.ephemeral(), pd.DataFrame({"station": ["JFK"], "reading_value": [1.0]}))
+    verdicts = {}
+    for case, (change, acceptable) in AGREEMENT.items():
+        write_mesh(root, mesh_edited(_published_then(change)))
+        _as_locations(root, {"lab": "readings", "desk": "summary"})
+        diff = run_mesh(["contract", "diff", "lab.readings", "--json"], mesh_home, cwd=root)
+        validate = run_mesh(["validate", "--json"], mesh_home, cwd=root)
+        reports = json.loads(validate.stdout)
+        findings = [f for r in reports for f in r["policies"]
+                    if f["product"] == "lab.readings" and f["policy"] == "contract-version"]
+        refused_by_validate = any(f["status"] == "fail" for f in findings)
+        problem = json.loads(diff.stdout)["problem"] if diff.stdout.strip() else diff.stderr
+        verdicts[case] = (diff.returncode == 0, not refused_by_validate)
+        assert verdicts[case] == (acceptable, acceptable), (case, problem, reports)
+        if not acceptable:
+            assert problem and all(problem in m for f in findings for m in f["messages"]), (case, problem, findings)
+
+
+def test_dropping_a_partition_derivation_is_a_patch():
+    derived = edited("booked_on", customProperties=[{"property": "derivedFrom", "value": "booked_at"}])
+    diff = diff_contracts(contract(odcs("1.0.0", derived)), contract(odcs("1.0.1")))
+    assert [(c.level, c.text) for c in diff.changes] == [("patch", "booked_on no longer declared the month of booked_at")]
+    assert diff.problem() is None

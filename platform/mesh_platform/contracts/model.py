@@ -34,6 +34,9 @@ PERSONAL_CLASSIFICATIONS = frozenset({"pii", "personal", "sensitive"})
 # How a personal column is masked, declared per column as the ODCS custom property `masking`:
 # a keyed hash keeps values joinable without revealing them; redaction removes them.
 MASKING_METHODS = ("hash", "redact")
+# The ODCS custom property of a monthly partition column naming the date it is the month of: a
+# blocking rule (quality.rules) checks every row agrees, so relabelled rows are never published.
+DERIVED_FROM = "derivedFrom"
 # Column names end up in SQL and file paths: ASCII identifiers only, whatever the policies add.
 COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 SLA_UNITS: dict[str, dt.timedelta] = {
@@ -229,9 +232,23 @@ def parse_contract(path: str | Path) -> Contract:
     return contract_from_mapping(read_mapping(path, ContractError, "a YAML mapping (an ODCS v3 document)"), path)
 
 
+def iso_dates(value):
+    """`value` with every YAML date or timestamp as its ISO text. YAML reads an unquoted
+    `2027-06-30` as a date; ODCS (a JSON schema) only knows strings, and the docs write dates
+    unquoted, so a contract means the date either way."""
+    if isinstance(value, dict):
+        return {key: iso_dates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [iso_dates(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
 def contract_from_mapping(data: dict, path: Path) -> Contract:
     """A contract from its parsed YAML; `path` names where it came from in errors (a file, or
     the port whose stored contract this is)."""
+    data = iso_dates(data)
     for field in REQUIRED_FIELDS:
         if data.get(field) in (None, ""):
             raise ContractError(path, field, "required ODCS field is missing")

@@ -13,7 +13,8 @@ major; an additive change moves the minor; anything else moves the patch. Classi
 - minor (additive): a column added; a type widened within its family (int32 -> int64, float ->
   double, decimal precision raised without losing scale or integer digits, finer timestamp unit);
   enum values added, or an enum introduced; a classification added or changed otherwise; masking
-  added; a quality rule added (by name, column or table level); a primary key or unique added.
+  added; a quality rule added (by name, column or table level); a primary key or unique added; a
+  partition column declared the month of a date (`derivedFrom`: a blocking rule).
 - patch: descriptions (contract, table, column), SLAs, the team, a quality rule removed or changed,
   and, as a catch-all, any other difference of the ODCS document except `version`.
 """
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from .model import Column, Contract
+from .model import DERIVED_FROM, Column, Contract
 from .semver import LEVELS, Semver
 from .types import logical_type_of, sql_type_of
 
@@ -81,6 +82,22 @@ class ContractDiff:
         return f"{moved} is not enough: {_KIND[required]} need a {required} bump ({needed}): {why}"
 
 
+def release_problem(before: Contract, published_major: int, new: Contract) -> str | None:
+    """Why `new` cannot follow `before` (the contract last published as major `published_major`),
+    or None. The one verdict `mesh validate` (policy contract-version) and `mesh contract diff`
+    both give, so they never disagree: the bump must fit the change, and a new major must say
+    until when the old major stays readable (its consumers keep reading it until then)."""
+    from ..ports.majors import RETIREMENT_PROPERTY, retirement_of  # ports build on contracts
+
+    problem = diff_contracts(before, new).problem()
+    if problem:
+        return problem
+    if new.major > published_major and retirement_of(new) is None:
+        return (f"major {new.major} publishes beside v{published_major}: declare until when consumers can still read "
+                f"v{published_major} (customProperties: [{{property: {RETIREMENT_PROPERTY}, value: YYYY-MM-DD}}])")
+    return None
+
+
 def required_version(old_version: str, level: str) -> str:
     """The smallest version a `level` change allows after `old_version` (1.4.2 + major -> 2.0.0)."""
     return str(Semver.parse(old_version).bump(level))
@@ -92,6 +109,7 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
     for column in new.columns:
         if column.name in old.column_names:
             changes += _column_changes(old.column(column.name), column)
+            changes += _derivation_changes(column.name, _derived_from(old, column.name), _derived_from(new, column.name))
             changes += _other_changes(column.name, f"column {column.name}", _property_dump(old, column.name), _property_dump(new, column.name), _COLUMN_FIELDS)
     common = [name for name in new.column_names if name in old.column_names]
     if common != [name for name in old.column_names if name in common]:
@@ -174,6 +192,23 @@ def _column_changes(old: Column, new: Column) -> list[Change]:
     return changes + _quality_changes(name, f"column {name}", old.quality, new.quality)
 
 
+def _derived_from(contract: Contract, name: str):
+    prop = next(p for p in contract.odcs.schema_[0].properties if p.name == name)
+    return next((c.value for c in prop.customProperties or [] if c.property == DERIVED_FROM), None)
+
+
+def _derivation_changes(name: str, old, new) -> list[Change]:
+    """A partition column declared the month of a date is a blocking rule: a new promise (minor),
+    like a quality rule; dropping or changing it is not breaking for readers (patch)."""
+    if old == new:
+        return []
+    if old is None:
+        return [Change("minor", name, f"{name} declared the month of {new} (rule {name}_derived_from_{new})")]
+    if new is None:
+        return [Change("patch", name, f"{name} no longer declared the month of {old}")]
+    return [Change("patch", name, f"{name} now declared the month of {new}, not {old}")]
+
+
 def _type_change(old: pa.DataType, new: pa.DataType) -> str | None:
     """"minor" when every old value still fits the new type unchanged, else "major"."""
     if old == new:
@@ -224,8 +259,8 @@ def _rules(rules: tuple) -> dict[str, dict]:
 def _property_dump(contract: Contract, name: str) -> dict:
     prop = next(p for p in contract.odcs.schema_[0].properties if p.name == name)
     dump = _dump(prop)
-    # masking is classified above; other custom properties fall to the catch-all
-    custom = [c for c in dump.pop("customProperties", []) if c.get("property") != "masking"]
+    # masking and derivedFrom are classified above; other custom properties fall to the catch-all
+    custom = [c for c in dump.pop("customProperties", []) if c.get("property") not in ("masking", DERIVED_FROM)]
     return dump | ({"customProperties": custom} if custom else {})
 
 

@@ -7,13 +7,14 @@ remove them (see `policies.combine`).
 
 from __future__ import annotations
 
+import difflib
 import re
 from graphlib import CycleError, TopologicalSorter
 
-from ..contracts.versions import diff_contracts
+from ..contracts.versions import release_problem
 from ..mesh import SHARED_DOMAIN
 from ..names import is_valid_name
-from ..ports.majors import RETIREMENT_PROPERTY, latest_published, retirement_date, retirement_of
+from ..ports.majors import latest_published, retirement_date
 from ..products.descriptor import Product
 from ..quality.rules import Rule, quote
 from ..settings import storage_root
@@ -183,18 +184,37 @@ def readable_inputs(product: Product, context: PolicyContext):
                 yield refusal(referenced, product.domain, consumer=f"consumer {product.id} (relationship of {column.name})")
 
 
+@policy("known-readers", "Every domain a product names in readers or personal_data_readers exists in the mesh.", severity="warning")
+def known_readers(product: Product, context: PolicyContext):
+    # Flagged at the producer, whose file is wrong: otherwise the misspelt domain's consumers are
+    # told they "may not read" it, and the producer hears nothing. A warning: a reader domain that
+    # is removed, or broken for now, must not stop the producer from building.
+    mesh = context.mesh
+    for field in ("readers", "personal_data_readers"):
+        for i, name in enumerate(getattr(product.descriptor, field)):
+            if name in mesh.domains or mesh.folder_of(name) in mesh.broken:
+                continue
+            close = difflib.get_close_matches(name, sorted(mesh.domains), n=1, cutoff=0.6)
+            yield (f"{_relative(product.path, mesh.root)}: {field}[{i}]: no domain {name!r} in this mesh, so it grants nothing"
+                   + (f" (did you mean {close[0]!r}?)" if close else ""))
+
+
+def _relative(path, root) -> str:
+    try:
+        return str(path.relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 @policy("contract-version", "The contract's version moves with its change against the published port: breaking needs a major bump, additive a minor one.")
 def contract_version(product: Product, context: PolicyContext):
     published = latest_published(storage_root(context.mesh.root), product.domain, product.name)
     if published is None:
         return  # never published: any version is the first
     major, before = published
-    problem = diff_contracts(before, product.contract).problem()
+    problem = release_problem(before, major, product.contract)
     if problem:
         yield f"{problem} (published contract {before.version}; see `mesh contract diff {product.id}`)"
-    elif product.contract.major > major and retirement_of(product.contract) is None:
-        yield (f"major {product.contract.major} publishes beside v{major}: declare until when consumers can still read v{major} "
-               f"(customProperties: [{{property: {RETIREMENT_PROPERTY}, value: YYYY-MM-DD}}])")
 
 
 @policy("supported-input-versions", "A consumer pinning an older major of an input is warned 30 days before it retires, and after.", severity="warning")
@@ -219,7 +239,7 @@ def supported_input_versions(product: Product, context: PolicyContext):
 GLOBAL_POLICIES = (
     valid_contract, owner_contact, meaningful_description, columns_documented, snake_case_names,
     references_global_identifiers, personal_data_protected, personal_data_in_data, source_freshness,
-    no_domain_cycles, readable_inputs, contract_version, supported_input_versions,
+    no_domain_cycles, readable_inputs, known_readers, contract_version, supported_input_versions,
 )
 
 

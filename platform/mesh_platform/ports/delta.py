@@ -171,6 +171,12 @@ class _Counter:
 
     def _check_bounds(self, batch: pa.RecordBatch) -> None:
         values = batch.column(self._partition.column)
+        if values.null_count:
+            # The overwrite predicate never matches NULL: such rows would pile up, publish after publish.
+            raise PublishError(
+                f"{self._label}: {values.null_count} rows have no {self._partition.column}, so they belong to no partition; "
+                f"every row published for {self._partition.start} <= {self._partition.column} < {self._partition.end} must fall inside it"
+            )
         low, high = pc.min(values).as_py(), pc.max(values).as_py()
         if low is None or low < self._partition.start or high >= self._partition.end:
             raise PublishError(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ..contracts import Contract, load_contract
 from ..errors import DescriptorError
-from ..names import check_name, parse_product_id, product_id
+from ..names import check_name, parse_product_id, product_id, shown
 from ..yamlfile import read_mapping
 from .cron import cron_problem
 
@@ -172,7 +172,7 @@ def parse_input_port(text: str) -> InputPort:
     major = None
     if at:
         if not (pin.startswith("v") and pin[1:].isdigit() and pin[1:].isascii() and len(pin) <= 6):
-            raise ValueError(f"{text!r}: a pinned input port ends in @v<major>, e.g. 'fleet.aircraft@v1'")
+            raise ValueError(f"{shown(text)}: a pinned input port ends in @v<major>, e.g. 'fleet.aircraft@v1'")
         major = int(pin[1:])
     return InputPort(*parse_product_id(address), major)
 
@@ -267,6 +267,11 @@ def load_domain(folder: Path) -> Domain:
         spec: ProductDescriptor = _parse(ProductDescriptor, path)  # type: ignore[assignment]
         if spec.name != path.stem:
             raise DescriptorError(path, "name", f"expected {path.stem!r}, the file's name")
+        for i, text in enumerate(spec.inputs):
+            if parse_input_port(text).key == (descriptor.name, spec.name):
+                # Said here: a Python product was told its function lacked a parameter for it.
+                raise DescriptorError(path, f"inputs[{i}]", f"{text} is this product itself: a product cannot read its own "
+                                      "output port (its build would wait for itself); list the products it is built from")
         contract = (folder / (spec.contract or f"contracts/{spec.name}.odcs.yaml")).resolve()
         if not contract.is_relative_to(folder / "contracts"):
             raise DescriptorError(path, "contract", f"expected a file in the domain's contracts/ folder, found {spec.contract!r}")

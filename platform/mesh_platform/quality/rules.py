@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..contracts.model import Column, Contract
+from ..contracts.model import DERIVED_FROM, Column, Contract
 from ..errors import ContractError
 
 CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
@@ -154,6 +154,7 @@ class _Builder:
                               column.name, f"{q} NOT IN ({values})"), f"{where}.enum")
             for j, target in enumerate(column.references):
                 self._relationship(column, target, f"{where}.relationships[{j}]")
+            self._derived_partition(column, where)
 
     def _option_rules(self, column: Column, where: str) -> None:
         options = column.options
@@ -206,6 +207,27 @@ class _Builder:
             f"{q} IS NOT NULL AND {q} NOT IN (SELECT {quote(ref_column)} FROM {reference_view(domain, product)})",
             reference=(domain, product, ref_column),
         ), field)
+
+    def _derived_partition(self, column: Column, where: str) -> None:
+        """`customProperties: [{property: derivedFrom, value: flight_date}]` on a monthly partition
+        column: each row's partition is the month of that date, so a row relabelled into another
+        month (and published over that month's rows) is refused before the publish."""
+        customs = list(self._properties()[column.name].customProperties or [])
+        j = next((j for j, c in enumerate(customs) if c.property == DERIVED_FROM), None)
+        if j is None:
+            return
+        field = f"{where}.customProperties[{j}].value"
+        source = customs[j].value
+        if not pa.types.is_date(column.arrow_type):
+            raise ContractError(self.path, field, f"{column.name} derives from a date, so it is a DATE column (the first day of each month); it is {column.sql_type}")
+        if not isinstance(source, str) or source not in self.contract.column_names or source == column.name:
+            raise ContractError(self.path, field, f"expected the name of another column of this contract (the date {column.name} is the month of), found {source!r}")
+        arrow = self.contract.column(source).arrow_type
+        if not (pa.types.is_date(arrow) or pa.types.is_timestamp(arrow)):
+            raise ContractError(self.path, field, f"{source} is {self.contract.column(source).sql_type}; {column.name} can derive from a DATE or TIMESTAMP column only")
+        q, month = quote(column.name), f"CAST(date_trunc('month', {quote(source)}) AS DATE)"
+        self.add(Rule(f"{column.name}_derived_from_{source}", f"{column.name} is the month of {source}", BLOCKING, column.name,
+                      f"{q} IS DISTINCT FROM {month}"), field)
 
     def _properties(self):
         return {p.name: p for p in self.contract.odcs.schema_[0].properties}

@@ -25,7 +25,7 @@ import yaml
 from ..errors import MeshError
 from ..governance.access import may_read, refusal
 from ..mesh import DOMAINS_FOLDER, SHARED_DOMAIN, Mesh, workspace_locations
-from ..names import check_name, shown
+from ..names import check_name, reserved_problem, shown, suggested_names
 from ..products.descriptor import DomainDescriptor, Owner, Product, ProductKind, parse_input_port
 from ..settings import WORKSPACE_FILE
 from . import design as d
@@ -88,6 +88,16 @@ def _name(value: str, what: str, example: str) -> str:
     problem = d.python_identifier_problem(value)
     if problem:
         raise ScaffoldError(f"{what} {shown(value)} cannot be used: {problem} (it names a Python module)", f"for example {value}_data")
+    # A domain is a package and a code location, so it must not shadow an importable module. A
+    # product is not: its module is `domains.<domain>.<product>`, never top-level (the demo's
+    # `shared.calendar` is fine), and its function's name is checked against definitions.py
+    # when it is wired. Both become views in `mesh sql`, so neither may be a reserved SQL word.
+    kind = what.split()[0]
+    problem = reserved_problem(value, modules=kind == "domain")
+    if problem:
+        better = suggested_names(value, kind, modules=kind == "domain")
+        raise ScaffoldError(f"{what} {shown(value)} cannot be used: {problem}",
+                            f"did you mean {' or '.join(better)}?" if better else f"for example {example}")
     return value
 
 
@@ -99,9 +109,6 @@ def resolve_inputs(mesh: Mesh, reader: str, product: str, inputs: list[str], pyt
             port = parse_input_port(text)
         except ValueError as exc:
             raise ScaffoldError(f"--input {shown(text)}: {exc}", "name an input as domain.product, e.g. flight_operations.flights") from None
-        if port.major is not None:
-            raise ScaffoldError(f"--input {shown(text)}: new products read the current major of their inputs",
-                                f"pass {port.id}, then pin it in products/{product}.yaml (inputs: [{port.id}@v{port.major}]) if you must")
         found = mesh.find(port.domain, port.product)
         if found is None:
             broken = mesh.broken.get(mesh.folder_of(port.domain))
@@ -113,9 +120,12 @@ def resolve_inputs(mesh: Mesh, reader: str, product: str, inputs: list[str], pyt
                                 f"did you mean {', '.join(hint)}?" if hint else "`mesh validate` lists every domain and product")
         if found.domain == reader and found.name == product:
             raise ScaffoldError(f"--input {port.id}: a product cannot read itself", "name the products it reads")
-        if not may_read(found, reader):
+        if not may_read(found, reader):  # said before the pin: no major of it may be read
             raise ScaffoldError(refusal(found, reader, consumer=f"new product {reader}.{product}"),
                                 "read a product this domain may read, or ask its owner for access first")
+        if port.major is not None:
+            raise ScaffoldError(f"--input {shown(text)}: new products read the current major of their inputs",
+                                f"pass {port.id}, then pin it in products/{product}.yaml (inputs: [{port.id}@v{port.major}]) if you must")
         if any(r.key == found.key for r in resolved):
             raise ScaffoldError(f"--input {port.id} is given twice", "name each input once")
         clash = next((r for r in resolved if r.name == found.name), None)
