@@ -1,0 +1,79 @@
+"""A `mesh build` killed mid-run leaves no run STARTED for ever: the next `mesh build` marks its
+runs failed and says so; the runs of a build that is still alive are left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import dagster as dg
+
+from mesh_platform.orphaned_runs import HOST_TAG, PID_TAG, PROCESS_TAG, UNFINISHED, build_tags, is_orphaned, process_start
+from tests.conftest import BIN, copy_project, group_ends, mesh_env, run_mesh
+
+
+def test_a_recycled_pid_is_not_taken_for_the_build_that_died():
+    tags = build_tags()
+    assert not is_orphaned(tags)  # this very process: alive
+    assert is_orphaned({**tags, PROCESS_TAG: "another boot:12345"})  # same pid, another process
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    assert process_start(dead.pid) is None
+    assert is_orphaned({**tags, PID_TAG: str(dead.pid)})
+    assert not is_orphaned({**tags, HOST_TAG: "another-host"})  # cannot be checked from here: left alone
+
+
+def runs_of(instance: dg.DagsterInstance, pid: int) -> list[dg.DagsterRun]:
+    return [r for r in instance.get_runs() if r.tags.get(PID_TAG) == str(pid)]
+
+
+def wait_for_a_started_run(instance: dg.DagsterInstance, build: subprocess.Popen, timeout: float = 300) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert build.poll() is None, "the build ended before a run started"
+        started = [r for r in runs_of(instance, build.pid) if r.status == dg.DagsterRunStatus.STARTED]
+        if started:
+            return started[0]
+        time.sleep(0.2)
+    raise AssertionError("no run of the build started in time")
+
+
+def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_alone(tmp_path):
+    project = copy_project(tmp_path / "project")
+    home = tmp_path / "home"
+    build = subprocess.Popen(
+        [str(BIN / "mesh"), "build"], cwd=project, env=mesh_env(home),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,  # its group is killed below
+    )
+    try:
+        while not (home / "dagster" / "dagster.yaml").is_file():
+            assert build.poll() is None
+            time.sleep(0.2)
+        with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+            wait_for_a_started_run(instance, build)
+            concurrent = run_mesh(["build", "--domain", "shared"], home, cwd=project)
+            assert concurrent.returncode == 0, concurrent.stdout + concurrent.stderr
+            assert build.poll() is None, "the first build ended before the second one: the case proves nothing"
+            assert "orphaned" not in concurrent.stdout
+            assert not [r.run_id for r in runs_of(instance, build.pid) if r.status == dg.DagsterRunStatus.FAILURE]
+
+            killed = wait_for_a_started_run(instance, build)
+            os.killpg(build.pid, signal.SIGKILL)
+            build.wait()
+            assert group_ends(build.pid, 30)
+            assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.STARTED  # what the issue found
+
+            after = run_mesh(["build", "--domain", "shared"], home, cwd=project)
+            assert after.returncode == 0, after.stdout + after.stderr
+            output = " ".join(after.stdout.split())
+            assert f"orphaned: run {killed.run_id} ({killed.job_name}) was STARTED but its mesh build (pid {build.pid}) is gone: marked failed" in output
+            assert not [(r.run_id, r.status) for r in instance.get_runs() if r.status in UNFINISHED]
+            assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+            logged = [e.message for e in instance.all_logs(killed.run_id) if e.is_dagster_event and e.dagster_event.event_type == dg.DagsterEventType.ENGINE_EVENT]
+            assert any(f"pid {build.pid}" in m and "is gone" in m and "mesh build marked it failed" in m for m in logged), logged
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, signal.SIGKILL)
+            build.wait()
