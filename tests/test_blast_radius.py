@@ -4,8 +4,8 @@ that does not need the broken product; what needs it is named, with the cause.
 Each producer of the demo is broken four ways (empty product descriptor, missing contract file,
 a descriptor whose name is not its file's, `required: "yes"` in the contract). Loading all 20
 copies runs in one process with the platform's own `validate_mesh`, which imports each location
-as Dagster does; the real `dagster definitions validate` and `mesh build` run for fleet broken
-and shared broken (the two every other domain references).
+as Dagster does. The real `dagster definitions validate` runs with fleet broken, and the real
+`mesh build` with fleet broken and with shared broken (what the other domains reference most).
 """
 
 from __future__ import annotations
