@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 
 import dagster as dg
 
 from mesh_platform.orphaned_runs import HOST_TAG, PID_TAG, PROCESS_TAG, UNFINISHED, build_tags, is_orphaned, process_start
-from tests.conftest import BIN, copy_project, group_ends, mesh_env, run_mesh
+from tests.conftest import BIN, ROOT, copy_project, free_port, group_ends, mesh_env, run_mesh
 
 
 def test_a_recycled_pid_is_not_taken_for_the_build_that_died():
@@ -77,3 +78,30 @@ def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_al
         if build.poll() is None:
             os.killpg(build.pid, signal.SIGKILL)
             build.wait()
+
+
+def test_mesh_dev_closes_orphaned_runs_before_it_starts_the_ui(tmp_path, mesh_home):
+    from mesh_platform.build import instance_for
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with instance_for(ROOT) as instance:  # the state a killed build leaves: a STARTED run of a dead pid
+        orphan = instance.add_run(dg.DagsterRun(job_name="build_shared", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                                                tags={**build_tags(), PID_TAG: str(gone.pid)}))
+        dev = subprocess.Popen(
+            [str(BIN / "mesh"), "dev", "--port", str(free_port())], cwd=ROOT, env=mesh_env(mesh_home),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+        lines = []
+        try:  # what it prints before the UI's address; the UI itself is not needed here
+            while not lines or "Dagster UI on" not in lines[-1]:
+                line = dev.stdout.readline()
+                assert line, f"mesh dev ended early: {lines}"
+                lines.append(line)
+        finally:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait()
+            assert group_ends(dev.pid, 30)
+        printed = " ".join(" ".join(lines).split())
+        assert f"orphaned: run {orphan.run_id} (build_shared) was STARTED but its mesh build (pid {gone.pid}) is gone: marked failed" in printed
+        assert instance.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
