@@ -13,7 +13,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from .errors import DescriptorError, MeshError, UnavailableProductError, UnknownProductError
-from .names import parse_product_id
+from .names import is_valid_name, parse_product_id
 from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain
 from .settings import WORKSPACE_FILE
 from .yamlfile import load_yaml
@@ -96,6 +96,8 @@ class Mesh:
         domain does not load, or its contract does not. None when it can be used, and when the
         domain loads without declaring it (a typo of the consumer's, which `require` reports)."""
         if domain not in self.domains:
+            if not is_valid_name(domain):
+                return None  # no path is built from what cannot be a domain's name (require refuses it)
             broken = self.broken.get(self.folder_of(domain))
             return f"domain {domain!r} does not load: {broken}" if broken is not None else None
         found = self.find(domain, name)
