@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import dagster as dg
 
@@ -30,37 +31,43 @@ def runs_of(instance: dg.DagsterInstance, pid: int) -> list[dg.DagsterRun]:
     return [r for r in instance.get_runs() if r.tags.get(PID_TAG) == str(pid)]
 
 
-def wait_for_a_started_run(instance: dg.DagsterInstance, build: subprocess.Popen, timeout: float = 300) -> dg.DagsterRun:
+def wait_for_a_started_run(instance: dg.DagsterInstance, build: subprocess.Popen, log: Path, after: str | None = None, timeout: float = 300) -> dg.DagsterRun:
+    """A run of `build` in progress (once its run of job `after` has succeeded, when given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert build.poll() is None, "the build ended before a run started"
-        started = [r for r in runs_of(instance, build.pid) if r.status == dg.DagsterRunStatus.STARTED]
-        if started:
+        assert build.poll() is None, f"the build ended before a run started: {log.read_text()[-2000:]}"
+        runs = runs_of(instance, build.pid)
+        started = [r for r in runs if r.status == dg.DagsterRunStatus.STARTED]
+        if started and (after is None or any(r.job_name == after and r.status == dg.DagsterRunStatus.SUCCESS for r in runs)):
             return started[0]
         time.sleep(0.2)
     raise AssertionError("no run of the build started in time")
 
 
-def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_alone(tmp_path):
+def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_alone(tmp_path, mesh_home):
+    from mesh_platform.build import instance_for
+
     project = copy_project(tmp_path / "project")
-    home = tmp_path / "home"
-    build = subprocess.Popen(
-        [str(BIN / "mesh"), "build"], cwd=project, env=mesh_env(home),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,  # its group is killed below
-    )
-    try:
-        while not (home / "dagster" / "dagster.yaml").is_file():
-            assert build.poll() is None
-            time.sleep(0.2)
-        with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-            wait_for_a_started_run(instance, build)
+    home, log = mesh_home, tmp_path / "first_build.err"
+    # The instance's storage is created here, before the build starts: two processes creating
+    # one SQLite instance at once race on its tables.
+    with instance_for(project) as instance:
+        assert instance.get_runs() == []
+        build = subprocess.Popen(
+            [str(BIN / "mesh"), "build"], cwd=project, env=mesh_env(home),
+            stdout=subprocess.DEVNULL, stderr=log.open("w"), start_new_session=True,  # its group is killed below
+        )
+        try:
+            # Past its own build of shared: the concurrent build below publishes shared, and two
+            # publishes of one port at once are not what this test is about.
+            wait_for_a_started_run(instance, build, log, after="build_shared")
             concurrent = run_mesh(["build", "--domain", "shared"], home, cwd=project)
             assert concurrent.returncode == 0, concurrent.stdout + concurrent.stderr
             assert build.poll() is None, "the first build ended before the second one: the case proves nothing"
             assert "orphaned" not in concurrent.stdout
             assert not [r.run_id for r in runs_of(instance, build.pid) if r.status == dg.DagsterRunStatus.FAILURE]
 
-            killed = wait_for_a_started_run(instance, build)
+            killed = wait_for_a_started_run(instance, build, log)
             os.killpg(build.pid, signal.SIGKILL)
             build.wait()
             assert group_ends(build.pid, 30)
@@ -74,10 +81,10 @@ def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_al
             assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
             logged = [e.message for e in instance.all_logs(killed.run_id) if e.is_dagster_event and e.dagster_event.event_type == dg.DagsterEventType.ENGINE_EVENT]
             assert any(f"pid {build.pid}" in m and "is gone" in m and "mesh build marked it failed" in m for m in logged), logged
-    finally:
-        if build.poll() is None:
-            os.killpg(build.pid, signal.SIGKILL)
-            build.wait()
+        finally:
+            if build.poll() is None:
+                os.killpg(build.pid, signal.SIGKILL)
+                build.wait()
 
 
 def test_mesh_dev_closes_orphaned_runs_before_it_starts_the_ui(tmp_path, mesh_home):
