@@ -10,7 +10,9 @@ import pytest
 
 from domains.punctuality.weather_effect import weather_impact
 from mesh_platform import domain_definitions
+from mesh_platform.definitions import POLICY_REPORT_KEY
 from mesh_platform.errors import DescriptorError, UnknownProductError
+from mesh_platform.mesh import current_mesh
 from tests.conftest import BIN, copy_project, mesh_env, run_mesh
 
 
@@ -117,14 +119,19 @@ def test_an_unknown_domain_is_refused(tmp_path):
     assert "unknown domain(s) nowhere" in build.stderr
 
 
-def test_a_consumer_of_a_broken_domain_is_told_why_its_input_is_missing(project):
+def test_a_consumer_of_a_broken_domain_still_loads_and_is_told_why_its_input_is_missing(project):
     descriptor = project / "domains" / "weather" / "domain.yaml"
     descriptor.write_text(descriptor.read_text().replace("kind: source-aligned", "kind: upstream"))
-    with pytest.raises(UnknownProductError) as error:
-        domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
-    message = str(error.value)
-    assert "input port 'weather.hourly_observations', but domain 'weather' does not load" in message
+    defs = domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
+    findings = defs.metadata[POLICY_REPORT_KEY].data
+    [warning] = [f for f in findings if f["policy"] == "available-dependencies" and f["status"] == "fail"]
+    assert warning["product"] == "punctuality.weather_impact" and warning["severity"] == "warning"
+    message = " ".join(warning["messages"])
+    assert "input port weather.hourly_observations cannot be read: domain 'weather' does not load" in message
     assert "domains/weather/domain.yaml: kind: Input should be" in message
+    with pytest.raises(UnknownProductError) as error:  # what reading it at run time says
+        current_mesh(project).require("weather.hourly_observations", consumer="domain 'punctuality'")
+    assert "declares input port 'weather.hourly_observations', but domain 'weather' does not load" in str(error.value)
 
 
 def test_a_domain_folder_is_named_after_its_domain(project):

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import dagster as dg
 from .definitions import build_job_name
 from .errors import MeshError
 from .mesh import Mesh, workspace_locations
+from .orphaned_runs import build_tags
 from .settings import prepared_dagster_home
 
 PROGRESS_EVENTS = {
@@ -43,7 +44,7 @@ class ProductResult:
 @dataclass
 class DomainResult:
     domain: str
-    status: str  # succeeded | failed | failed to load | skipped
+    status: str  # succeeded | partly built | failed | failed to load | skipped
     seconds: float = 0.0
     run_id: str | None = None
     error: str | None = None
@@ -87,7 +88,8 @@ def _partition_tags(job: dg.JobDefinition) -> dict[str, str]:
 
 
 def _run_domain(
-    instance: dg.DagsterInstance, job: dg.JobDefinition, on_event: Callable[[dg.EventLogEntry], None]
+    instance: dg.DagsterInstance, job: dg.JobDefinition, on_event: Callable[[dg.EventLogEntry], None],
+    selection: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run the job in a worker thread and relay its events from the instance as they land."""
     run_id = str(uuid.uuid4())
@@ -98,7 +100,8 @@ def _run_domain(
             outcome["result"] = job.execute_in_process(
                 instance=instance,
                 run_id=run_id,
-                tags=_partition_tags(job),
+                asset_selection=selection,
+                tags={**_partition_tags(job), **build_tags()},  # build_tags: a later build can tell if this one died
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             )
@@ -141,7 +144,8 @@ def build(
     on_domain: Callable[[str, str], None] = lambda domain, phase: None,
 ) -> BuildReport:
     """Build the selected domains (all by default) in dependency order; never raises for a
-    domain's failure: the report says which product and step failed."""
+    domain's failure: the report says which product and step failed. A product whose input did
+    not build (or cannot be read) is skipped with that cause; its domain's other products build."""
     mesh = Mesh.load(root)
     locations = workspace_locations(root)
     unknown = sorted(set(domains or []) - set(locations))
@@ -149,50 +153,83 @@ def build(
         raise MeshError(f"unknown domain(s) {', '.join(unknown)}; workspace.yaml lists {', '.join(sorted(locations))}")
     order = mesh.domain_order() + sorted(set(locations) - set(mesh.domains))
     selected = [d for d in order if domains is None or d in domains]
-    dependencies = mesh.domain_dependencies()
     instance = instance_for(root)
     report = BuildReport()
-    failed: set[str] = set()
+    not_built: dict[str, str] = {}  # product id -> why it did not build in this run
 
     for name in selected:
         domain = mesh.domains.get(name)
         products = sorted(domain.products) if domain else []
-        blocked = sorted(dependencies.get(name, set()) & failed)
-        if blocked:
-            failed.add(name)
-            report.domains.append(DomainResult(name, "skipped", error=f"input domain(s) {', '.join(blocked)} failed"))
-            report.products += [ProductResult(f"{name}.{p}", "skipped", detail="an input domain failed") for p in products]
-            continue
         on_domain(name, "start")
         started = time.monotonic()
         try:
             if name not in mesh.domains:
                 folder = root.joinpath(*locations[name].split(".")[:-1]).resolve()
                 raise mesh.broken.get(folder) or MeshError(f"location {name!r} has no domain.yaml the platform can read")
-            job = load_location(root, locations[name]).resolve_job_def(build_job_name(name))
+            defs = load_location(root, locations[name])
+            job = defs.resolve_job_def(build_job_name(name))
         except Exception as exc:
-            failed.add(name)
-            report.domains.append(DomainResult(name, "failed to load", time.monotonic() - started, error=_one_line(exc)))
+            error = _one_line(exc)
+            report.domains.append(DomainResult(name, "failed to load", time.monotonic() - started, error=error))
             report.products += [ProductResult(f"{name}.{p}", "not built", detail="domain failed to load") for p in products]
+            not_built.update({f"{name}.{p}": f"domain {name!r} failed to load" for p in products})
             on_domain(name, "failed")
             continue
-        result = _run_domain(instance, job, lambda entry, n=name: on_event(n, entry))
+        skipped = skipped_products(mesh, domain, defs, not_built)
+        runnable = [p for p in products if p not in skipped]
+        report.products += [ProductResult(f"{name}.{p}", "skipped", detail=cause) for p, cause in sorted(skipped.items())]
+        not_built.update({f"{name}.{p}": f"{name}.{p} was skipped" for p in skipped})
+        skip_note = "; ".join(f"{name}.{p} skipped: {cause}" for p, cause in sorted(skipped.items()))
+        if not runnable:
+            report.domains.append(DomainResult(name, "skipped", time.monotonic() - started, error=skip_note))
+            on_domain(name, "skipped")
+            continue
+        selection = _selection(defs, skipped_keys={dg.AssetKey([name, p]) for p in skipped}) if skipped else None
+        result = _run_domain(instance, job, lambda entry, n=name: on_event(n, entry), selection)
         published = _published(result)
         errors = _step_failures(result)
-        status = "succeeded" if result.success else "failed"
-        if not result.success:
-            failed.add(name)
+        status = "failed" if not result.success else "partly built" if skipped else "succeeded"
         report.domains.append(
-            DomainResult(name, status, time.monotonic() - started, result.run_id, "; ".join(errors) or None)
+            DomainResult(name, status, time.monotonic() - started, result.run_id, "; ".join(errors + ([skip_note] if skip_note else [])) or None)
         )
-        for product in products:
+        for product in runnable:
             if product in published:
                 rows, version = published[product]
                 report.products.append(ProductResult(f"{name}.{product}", "published", rows, version))
             else:
                 report.products.append(ProductResult(f"{name}.{product}", "failed" if errors else "not built", detail="; ".join(errors)))
+                not_built[f"{name}.{product}"] = f"{name}.{product} failed" if errors else f"{name}.{product} was not built"
         on_domain(name, status)
     return report
+
+
+def skipped_products(mesh: Mesh, domain, defs: dg.Definitions, not_built: Mapping[str, str]) -> dict[str, str]:
+    """Products of `domain` that cannot build now, each with its cause: an input port that did not
+    build in this run or cannot be read at all, and whatever of the domain is downstream of one."""
+    blocked: dict[dg.AssetKey, str] = {}
+    for product in domain.products.values():
+        for port in product.inputs:
+            if port.domain == domain.name:
+                continue
+            reason = mesh.unavailable(port.domain, port.product) or not_built.get(port.id)
+            if reason:
+                blocked[dg.AssetKey(list(port.key))] = f"input {port.id}: {reason}"
+    if not blocked:
+        return {}
+    graph = defs.resolve_asset_graph()
+    skipped: dict[str, str] = {}
+    for key, cause in blocked.items():
+        for downstream in dg.AssetSelection.assets(key).downstream().resolve(graph):
+            if downstream.path[0] == domain.name and downstream.path[-1] in domain.products:
+                skipped.setdefault(downstream.path[-1], cause)
+    return skipped
+
+
+def _selection(defs: dg.Definitions, skipped_keys: set[dg.AssetKey]) -> list[dg.AssetKey]:
+    """Every asset of the location's build job except the skipped products and what they feed."""
+    graph = defs.resolve_asset_graph()
+    skipped = dg.AssetSelection.assets(*skipped_keys).downstream().resolve(graph)
+    return sorted(graph.materializable_asset_keys - skipped)
 
 
 def _published(result: dg.ExecuteInProcessResult) -> dict[str, tuple[int | None, int | None]]:

@@ -87,6 +87,7 @@ def build(
             out.print(f"  [red]✘ {event.step_key}[/]")
 
     out.print(f"[dim]dbt and run output: {log_path}[/]")
+    _close_orphaned_runs(root, out, "mesh build")
     try:
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
             report = run_build(root, domain or None, on_event=on_event, on_domain=on_domain)
@@ -330,6 +331,7 @@ def dev(
     """Start the Dagster UI and daemon on every domain, with the runs `mesh build` recorded."""
     root = _root(project)
     home = prepared_dagster_home(root)
+    _close_orphaned_runs(root, console, "mesh dev")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(root / "workspace.yaml"), "-p", str(port)]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home})")
@@ -342,6 +344,16 @@ def dev(
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         raise typer.Exit(process.wait())
+
+
+def _close_orphaned_runs(root: Path, out: Console, starter: str) -> None:
+    """Runs a killed `mesh build` left STARTED would show as running forever: mark them failed."""
+    from .build import instance_for
+    from .orphaned_runs import fail_orphaned_runs
+
+    with instance_for(root) as instance:
+        for run in fail_orphaned_runs(instance, starter):
+            out.print(f"[yellow]orphaned:[/] {escape(run.line())}")
 
 
 def _default_signal_handlers() -> None:

@@ -44,6 +44,15 @@ def _input_specs(domain: Domain, mesh: Mesh) -> list[dg.AssetSpec]:
     specs: dict[tuple[str, str], dg.AssetSpec] = {}
     for product in domain.products.values():
         for port in product.inputs:
+            reason = mesh.unavailable(port.domain, port.product)
+            if reason is not None:
+                # Still declared, so the location loads and its other products build; reading it
+                # fails at run time naming the cause (the IO manager asks `mesh.require` again).
+                specs.setdefault(port.key, dg.AssetSpec(
+                    key=dg.AssetKey(list(port.key)), group_name=port.domain,
+                    description=f"Cannot be read now: {reason}",
+                ).with_io_manager_key(IO_MANAGER_KEY))
+                continue
             producer = mesh.require(port.id, consumer=product.id)
             if producer.domain == domain.name or producer.key in specs:
                 continue

@@ -28,5 +28,10 @@ class UnknownProductError(MeshError):
     """A consumer names an input port that no domain publishes."""
 
 
+class UnavailableProductError(UnknownProductError):
+    """A consumer names a product that is declared, but whose domain or contract does not load:
+    the consumer's own files are fine, so only what needs that product fails."""
+
+
 class PublishError(MeshError):
     """A batch could not be published to its port; the port keeps its previous version."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-from .errors import DescriptorError, MeshError, UnknownProductError
-from .names import parse_product_id
+from .errors import DescriptorError, MeshError, UnavailableProductError, UnknownProductError
+from .names import is_valid_name, parse_product_id
 from .products.descriptor import DOMAIN_FILE, Domain, Product, load_domain
 from .settings import WORKSPACE_FILE
 from .yamlfile import load_yaml
@@ -79,10 +79,10 @@ class Mesh:
             domain, name = parse_product_id(wanted)  # before any path is built from it
         except ValueError as exc:
             raise UnknownProductError(f"{consumer} declares input port {wanted!r}, but {exc}") from None
+        reason = self.unavailable(domain, name)
+        if reason is not None:
+            raise UnavailableProductError(f"{consumer} declares input port {wanted!r}, but {reason}")
         found = self.find(domain, name)
-        broken = self.broken.get(self.folder_of(domain))
-        if found is None and broken is not None:
-            raise UnknownProductError(f"{consumer} declares input port {wanted!r}, but domain {domain!r} does not load: {broken}")
         if found is None:
             hint = self.closest(wanted)
             suggestion = f"; closest existing products: {', '.join(hint)}" if hint else ""
@@ -90,6 +90,24 @@ class Mesh:
                 f"{consumer} declares input port {wanted!r}, but no domain publishes that product{suggestion}"
             )
         return found
+
+    def unavailable(self, domain: str, name: str) -> str | None:
+        """Why product `domain.name` cannot be used by another domain although it may exist: its
+        domain does not load, or its contract does not. None when it can be used, and when the
+        domain loads without declaring it (a typo of the consumer's, which `require` reports)."""
+        if domain not in self.domains:
+            if not is_valid_name(domain):
+                return None  # no path is built from what cannot be a domain's name (require refuses it)
+            broken = self.broken.get(self.folder_of(domain))
+            return f"domain {domain!r} does not load: {broken}" if broken is not None else None
+        found = self.find(domain, name)
+        if found is None:
+            return None
+        try:
+            found.contract  # parsed once and cached by the product
+        except MeshError as exc:
+            return f"the contract of {found.id} does not load: {exc}"
+        return None
 
     def folder_of(self, domain: str) -> Path:
         """Where a domain's folder is by the layout: shared_assets/ or domains/<domain>/."""

@@ -55,14 +55,30 @@ def dagster_home(project_root: str | Path) -> Path:
     return mesh_home(project_root) / "dagster"
 
 
+# Nothing leaves the machine at run time (Dagster's webserver and daemon would otherwise post usage
+# logs, with no time limit). Run monitoring lets `mesh dev`'s daemon fail the runs it launched that
+# never start (STARTING or NOT_STARTED longer than the timeout, e.g. when the UI or daemon died while
+# launching). The default run launcher cannot check a STARTED run's worker: runs of a killed
+# `mesh build` are closed by the next `mesh build` or `mesh dev` (orphaned_runs.py).
+INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  cancel_timeout_seconds: 300
+  poll_interval_seconds: 60
+"""
+EARLIER_INSTANCE_CONFIGS = ("telemetry:\n  enabled: false\n",)  # what earlier versions wrote: upgraded in place
+
+
 def prepared_dagster_home(project_root: str | Path) -> Path:
-    """The instance folder, created with a config on first use: nothing leaves the machine at run
-    time (Dagster's webserver and daemon would otherwise post usage logs, with no time limit)."""
+    """The instance folder, created with its config on first use (a config a user edited is kept)."""
     home = dagster_home(project_root)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists() or config.read_text() in EARLIER_INSTANCE_CONFIGS:
+        config.write_text(INSTANCE_CONFIG)
     return home
 
 

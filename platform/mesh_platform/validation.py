@@ -29,11 +29,17 @@ def check_contract_identity(product: Product) -> None:
 
 
 def check_references(product: Product, mesh: Mesh) -> None:
-    """Every relationship points at an existing product's column (a global identifier)."""
+    """Every relationship points at an existing product's column (a global identifier).
+
+    A target whose own domain or contract is broken is not this product's fault: it is left to
+    the `available-dependencies` policy (a warning) and to the relationship's rule at build time,
+    so one broken file never stops the domains that reference it from loading."""
     for index, column in enumerate(product.contract.columns):
         for target in column.references:
             domain, name, ref_column = target.split(".")
             field = f"schema[0].properties[{index}].relationships"
+            if mesh.unavailable(domain, name) is not None:
+                continue
             referenced = mesh.find(domain, name)
             if referenced is None:
                 hint = mesh.closest(f"{domain}.{name}")

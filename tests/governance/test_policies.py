@@ -85,6 +85,10 @@ CASES = {
         ),
         "pins shared.airports@v1, retired on 2026-01-31: reads are refused; move to v2",
     ),
+    "available-dependencies": (
+        lambda f: f["shared_assets"]["contracts/airports.odcs.yaml"]["schema"][0]["properties"][1].update(required="yes"),
+        "relationship station -> shared.airports.faa cannot be checked: the contract of shared.airports does not load",
+    ),
 }
 
 

@@ -236,10 +236,26 @@ def supported_input_versions(product: Product, context: PolicyContext):
                 yield f"pins {port.id}@v{port.major}, which retires on {until} ({(until - context.today).days} days); move to v{current}"
 
 
+@policy("available-dependencies", "Every input port and relationship target of the product loads; one that does not is reported here, and only what needs it fails at build.", severity="warning")
+def available_dependencies(product: Product, context: PolicyContext):
+    from ..quality.rules import rules_for
+
+    for port in product.inputs:
+        reason = context.mesh.unavailable(port.domain, port.product)
+        if reason:
+            yield f"input port {port.id} cannot be read: {reason}; the product fails at build until it loads"
+    for rule in rules_for(product.contract):
+        reason = rule.reference and context.mesh.unavailable(*rule.reference[:2])
+        if reason:
+            effect = "fails the product's build" if rule.blocking else "is reported as failed, without blocking a publish"
+            yield f"relationship {rule.column} -> {'.'.join(rule.reference)} cannot be checked: {reason}; its {rule.severity} rule {effect}"
+
+
 GLOBAL_POLICIES = (
     valid_contract, owner_contact, meaningful_description, columns_documented, snake_case_names,
     references_global_identifiers, personal_data_protected, personal_data_in_data, source_freshness,
     no_domain_cycles, readable_inputs, known_readers, contract_version, supported_input_versions,
+    available_dependencies,
 )
 
 
