@@ -26,19 +26,13 @@ in the platform) that shows what they would save. Nothing is downloaded: the dat
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import gc
 import os
-import platform
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -50,86 +44,14 @@ from mesh_platform.contracts import parse_contract
 from mesh_platform.ports.delta import conform, publish
 from mesh_platform.quality import Rule, audit, rules_for
 from mesh_platform.quality.rules import TABLE
+from measure import Step, best_wall, clocked, machine_facts, peak_rss_gib, rounds
+from tpch_data import DATA, lineitem
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 CONTRACT = HERE / "contracts" / "lineitem.odcs.yaml"
-DATA = HERE / ".data"
 LABEL = "benchmarks.lineitem"
 MIN_ROWS = 10_000_000
 TARGET_SHARE = 0.10
-
-
-# -- data ---------------------------------------------------------------------------------------
-def tpchgen() -> str:
-    """The tpchgen-cli binary: next to this interpreter (a venv), else on PATH."""
-    local = Path(sys.executable).parent / "tpchgen-cli"
-    found = str(local) if local.exists() else shutil.which("tpchgen-cli")
-    if found is None:
-        sys.exit("tpchgen-cli not found: pip install tpchgen-cli (the only dependency of this benchmark)")
-    return found
-
-
-def lineitem(scale_factor: float) -> Path:
-    """benchmarks/.data/sf<N>/lineitem.parquet, generated once (about 10 s at scale factor 2 on 2 cores)."""
-    folder = DATA / f"sf{scale_factor:g}"
-    path = folder / "lineitem.parquet"
-    if path.exists():
-        print(f"data: {path.relative_to(REPO)} (cached)")
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".sf{scale_factor:g}-", dir=DATA))
-    command = [tpchgen(), "parquet", "--scale-factor", f"{scale_factor:g}", "--tables", "lineitem",
-               "--output-dir", str(staging), "--no-progress"]
-    print(f"data: generating TPC-H lineitem at scale factor {scale_factor:g}: tpchgen-cli {' '.join(command[1:])}",
-          flush=True)
-    started = time.perf_counter()
-    try:
-        subprocess.run(command, check=True)
-        folder.mkdir(exist_ok=True)
-        (staging / "lineitem.parquet").rename(path)  # the file appears only once complete
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    print(f"data: wrote {path.relative_to(REPO)} ({path.stat().st_size / 2**20:,.0f} MiB) "
-          f"in {time.perf_counter() - started:.1f} s", flush=True)
-    return path
-
-
-# -- timing -------------------------------------------------------------------------------------
-@dataclass
-class Step:
-    name: str
-    run: Callable[[], object]
-    setup: Callable[[], None] | None = None
-    teardown: Callable[[], None] | None = None
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    result: object = None
-
-    def once(self) -> None:
-        if self.setup:
-            self.setup()
-        gc.collect()
-        wall, cpu = time.perf_counter(), time.process_time()
-        self.result = self.run()
-        self.wall.append(time.perf_counter() - wall)
-        self.cpu.append(time.process_time() - cpu)  # every thread of the process: DuckDB's, delta-rs's
-        if self.teardown:
-            self.teardown()
-        print(f"  {self.name:<12} run {len(self.wall)}: {self.wall[-1]:6.2f} s wall, {self.cpu[-1]:6.2f} s CPU", flush=True)
-
-    @property
-    def best(self) -> tuple[float, float]:
-        """Wall and CPU of the fastest run."""
-        return min(zip(self.wall, self.cpu))
-
-
-def rounds(steps: list[Step], repeat: int) -> None:
-    """Run the steps in alternating rounds, so that load elsewhere on the machine hits them all."""
-    for i in range(repeat):
-        print(f" round {i + 1}/{repeat} (load average {os.getloadavg()[0]:.2f})", flush=True)
-        for step in steps:
-            step.once()
 
 
 # -- the measured steps -------------------------------------------------------------------------
@@ -150,11 +72,7 @@ def profile_rules(table: pa.Table, rules: list[Rule]) -> list[tuple[float, str, 
     with duckdb.connect() as con:
         con.register("batch", table)
         for rule in rules:
-            best = float("inf")
-            for _ in range(2):
-                started = time.perf_counter()
-                audit(con, "batch", [rule])
-                best = min(best, time.perf_counter() - started)
+            best = best_wall(lambda rule=rule: audit(con, "batch", [rule]), 2)
             kind = "sql query" if rule.query else ("aggregate" if rule.metric else "row predicate")
             out.append((best, rule.name, kind))
     return sorted(out, reverse=True)
@@ -185,11 +103,7 @@ def profile_variants(table: pa.Table, rules: list[Rule]) -> list[tuple[float, st
     with duckdb.connect() as con:
         con.register("batch", table)
         for label, run in variants:
-            best = float("inf")
-            for _ in range(3):
-                started = time.perf_counter()
-                con.sql(run).fetchall() if isinstance(run, str) else run()
-                best = min(best, time.perf_counter() - started)
+            best = best_wall(lambda run=run: con.sql(run).fetchall() if isinstance(run, str) else run(), 3)
             out.append((best, label))
     return out
 
@@ -256,15 +170,6 @@ def prototype_audit(table: pa.Table, rules: list[Rule]) -> dict[str, object]:
     return values
 
 
-def git_revision() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "platform"], cwd=REPO, capture_output=True, text=True).stdout
-        return head + (" (platform/ has uncommitted changes)" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale-factor", type=float, default=2, help="TPC-H scale factor (2 gives ~12 M lineitem rows)")
@@ -275,12 +180,7 @@ def main() -> int:
     args = parser.parse_args()
     pandera_repeat = args.pandera_repeat or min(args.repeat, 2)
 
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(f"{dt.datetime.now():%Y-%m-%d %H:%M} · {platform.platform()} · {os.cpu_count()} CPUs · {memory:.0f} GiB · "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print(f"Python {platform.python_version()} · duckdb {duckdb.__version__} · pyarrow {pa.__version__} · "
-          f"deltalake {_version('deltalake')} · pandas {_version('pandas')} · pandera {_version('pandera')} · "
-          f"commit {git_revision()}")
+    print(machine_facts(["duckdb", "pyarrow", "deltalake", "pandas", "pandera"]))
     path = lineitem(args.scale_factor)
 
     contract = parse_contract(CONTRACT)
@@ -345,9 +245,8 @@ def main() -> int:
 
     from mesh_platform.quality.pandera_schema import pandera_schema
 
-    started, cpu = time.perf_counter(), time.process_time()
-    frame = batch.to_pandas()
-    to_pandas = Step("to_pandas", lambda: None, wall=[time.perf_counter() - started], cpu=[time.process_time() - cpu])
+    frame, wall, cpu = clocked(batch.to_pandas)
+    to_pandas = Step("to_pandas", lambda: None, wall=[wall], cpu=[cpu])
     print(f"  Arrow -> pandas: {to_pandas.best[0]:.2f} s wall, {to_pandas.best[1]:.2f} s CPU")
     validator = pandera_schema(contract)
     failures = []
@@ -363,7 +262,7 @@ def main() -> int:
     if failures:
         print(f"  pandera reports failures:\n{failures[0]}")
     del frame
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = peak_rss_gib()
 
     # -- report ---------------------------------------------------------------------------------
     rows = raw.num_rows
@@ -406,15 +305,6 @@ def main() -> int:
     if failed:
         print("\nERROR: some rules fail on TPC-H data: the benchmark contract is wrong")
     return 0 if not failed and not failures and rows >= MIN_ROWS else 1
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "?"
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import yaml
 
+import measure
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / ".data" / "definitions_scale"
 COLD_SAMPLES = 3  # projects whose first parse is timed, one at a time
@@ -286,14 +288,9 @@ class Server:
 
 
 def fresh_wall(code: str, cwd: Path, repeat: int) -> float:
-    """Best wall time of a fresh interpreter running `code` (start-up, as a code server pays it)."""
-    best = float("inf")
-    env = {**os.environ, "MESH_HOME": str(cwd / ".mesh")}
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
-        best = min(best, time.perf_counter() - started)
-    return best
+    """Best wall time of a fresh interpreter running `code` in a mesh project (start-up, as a code
+    server pays it)."""
+    return measure.fresh_wall(code, cwd, repeat, env={**os.environ, "MESH_HOME": str(cwd / ".mesh")})
 
 
 def fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
@@ -317,9 +314,8 @@ def main() -> int:
     sizes, products = ([2, 4], 3) if args.quick else ([2, 5, 10, 20], 10)
     repeat = args.repeat or (1 if args.quick else 3)
     started = time.perf_counter()
-    load_before = os.getloadavg()
     print(f"definitions scale: {sizes} domains x {products} products, best of {repeat}; {os.cpu_count()} cores, "
-          f"nice {os.nice(0)}, load average before {' '.join(f'{x:.2f}' for x in load_before)}")
+          f"nice {os.nice(0)}, load average before {measure.load_average()}")
 
     roots, cold = generate(sizes, products)
     big = roots[max(sizes)]
@@ -391,7 +387,7 @@ def main() -> int:
         print(f"\ncProfile of mesh location {dname(max(sizes) // 2)} ({result.get('wall', 0):.2f} s under the profiler), our code by cumulative time:")
         print(result.get("profile") or result)
     server.close()
-    print(f"\nload average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall time of this run {time.perf_counter() - started:.0f} s")
+    print(f"\nload average after {measure.load_average()}; wall time of this run {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -40,10 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import os
-import platform
-import resource
 import shutil
 import sys
 import tempfile
@@ -56,9 +53,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import DeltaTable, write_deltalake
 
-from checks_vs_write import DATA, _version, git_revision, lineitem  # same data, same machine facts
 from mesh_platform.contracts import parse_contract
 from mesh_platform.ports import delta
 from mesh_platform.ports.delta import PartitionSlice, conform, publish, read_arrow
@@ -66,6 +62,8 @@ from mesh_platform.ports.formats import to_arrow
 from mesh_platform.ports.majors import commit_metadata, stored_contract
 from mesh_platform.quality import audit, rules_for
 from mesh_platform.quality.checks import check_results, violation
+from measure import best_wall, clocked, machine_facts, median, peak_rss_gib, rounds, timed
+from tpch_data import DATA, lineitem  # the same data as checks_vs_write.py
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = parse_contract(HERE / "contracts" / "lineitem_monthly.odcs.yaml")
@@ -121,13 +119,9 @@ class Probe:
         self.parts = parts
 
     def _timed(self, part: str, fn: Callable) -> Callable:
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.parts[part] += time.perf_counter() - started
-        return timed
+        def add(start: float, end: float, *_) -> None:
+            self.parts[part] += end - start
+        return timed(fn, add)
 
     def __enter__(self):
         self.saved = delta.DeltaTable, delta.write_deltalake
@@ -202,11 +196,9 @@ class Case:
             uri = str(self.scratch)
             if self.prepare:
                 self.prepare(uri)
-        gc.collect()
         parts: dict[str, float] = defaultdict(float)
-        wall, cpu = time.perf_counter(), time.process_time()
-        self.result = self.run(uri, parts)
-        self.runs.append((time.perf_counter() - wall, time.process_time() - cpu, parts))
+        self.result, wall, cpu = clocked(lambda: self.run(uri, parts))
+        self.runs.append((wall, cpu, parts))
         print(f"  {self.name:<22} {self.history:>3}: {self.runs[-1][0]:6.3f} s wall, {self.runs[-1][1]:6.3f} s CPU", flush=True)
 
     @property
@@ -230,10 +222,6 @@ def build(uri: Path, source: Source, history: list[dt.date]) -> list[tuple[float
     return timings
 
 
-def median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def log_facts(uri: Path) -> str:
     log = sorted(p.name for p in (uri / "_delta_log").iterdir())
     checkpoints = [int(n.split(".")[0]) for n in log if ".checkpoint." in n]
@@ -252,11 +240,7 @@ def main() -> int:
     if args.quick:
         args.scale_factor, args.repeat = 0.1, 1
     begun = time.perf_counter()
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(f"{dt.datetime.now():%Y-%m-%d %H:%M} · {platform.platform()} · {os.cpu_count()} CPUs · {memory:.0f} GiB · "
-          f"load average {os.getloadavg()[0]:.2f} · nice {os.nice(0)}")
-    print(f"Python {platform.python_version()} · duckdb {duckdb.__version__} · pyarrow {pa.__version__} · "
-          f"deltalake {_version('deltalake')} · dagster {_version('dagster')} · commit {git_revision()}")
+    print(machine_facts(["duckdb", "pyarrow", "deltalake", "dagster"], nice=True))
     source = Source(lineitem(args.scale_factor))
     print(f"source: {source.rows:,} lines shipped {SOURCE_YEAR}-01..{NEW:%Y-%m}; {len(RULES)} contract rules")
 
@@ -288,10 +272,7 @@ def main() -> int:
         cases = [Case(n, h, run, ports[h], scratch / "copy" if writes else None, prep)
                  for n, run, writes, prep in specs for h in ("1y", "10y")]
         print(f"\n{len(cases)} cases x {args.repeat} rounds (1y and 10y alternate)")
-        for i in range(args.repeat):
-            print(f" round {i + 1}/{args.repeat} (load average {os.getloadavg()[0]:.2f})", flush=True)
-            for case in cases:
-                case.once()
+        rounds(cases, args.repeat)
         shutil.rmtree(scratch / "copy", ignore_errors=True)
         for case in cases:
             if "read" in case.name:
@@ -302,7 +283,7 @@ def main() -> int:
         by = {(c.name, c.history): c for c in cases}
 
         # -- report -------------------------------------------------------------------------------
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        peak = peak_rss_gib()
         print(f"\nTPC-H lineitem SF {args.scale_factor:g}: new month {NEW:%Y-%m} {new_data.num_rows:,} rows, replaced/read "
               f"{REPLACED:%Y-%m} {replaced_data.num_rows:,} rows; best of {args.repeat}; peak RSS {peak:.1f} GiB; "
               f"load average now {os.getloadavg()[0]:.2f}")
@@ -321,19 +302,13 @@ def main() -> int:
             names = ["contract lookup", "read", "table opens"] if "read" in name else ["conform", "audit", "publish", "table opens", "write + commit"]
             cells = [f"{p} {c1.part(p) * 1e3:.0f}/{c10.part(p) * 1e3:.0f} ({(c10.part(p) - c1.part(p)) * 1e3:+.0f})" for p in names]
             print(f"  {name:<20} " + "; ".join(cells))
-        opens = {h: min(_timed_open(ports[h]) for _ in range(max(3, args.repeat))) for h in ports}
+        opens = {h: best_wall(lambda uri=str(ports[h]): DeltaTable(uri).version(), max(3, args.repeat)) for h in ports}
         print(f"  one DeltaTable(uri) of the built port: 1y {opens['1y'] * 1e3:.1f} ms, 10y {opens['10y'] * 1e3:.1f} ms; "
               f"a publish opens it once, a read twice (the stored contract, then the data)")
         print(f"\nelapsed {time.perf_counter() - begun:.0f} s")
         return 0 if verdicts["new month"] <= TARGET else 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _timed_open(uri: Path) -> float:
-    started = time.perf_counter()
-    DeltaTable(str(uri)).version()
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

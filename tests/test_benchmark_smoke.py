@@ -10,13 +10,14 @@ from tests.conftest import ROOT, run_mesh
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import mesh_vs_duckdb  # noqa: E402
+import tpch_data  # noqa: E402
 import tpch_mesh  # noqa: E402
 
 SCALE = 0.01  # 60 k order lines: seconds of SQL, the rest is the mesh's fixed costs
 
 
 def test_the_tpch_mesh_builds_and_agrees_with_raw_duckdb(tmp_path, monkeypatch):
-    monkeypatch.setattr(tpch_mesh, "DATA", tmp_path / "data")
+    monkeypatch.setattr(tpch_data, "DATA", tmp_path / "data")  # the TPC-H files and the generated mesh
     root = tpch_mesh.generate(SCALE, use_scaffold=False)  # ends with `mesh validate`, which must pass
     assert {d.name for d in tpch_mesh.DOMAINS} == {"shared", "customers", "supply", "sales", "finance"}
 
