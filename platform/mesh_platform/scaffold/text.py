@@ -7,6 +7,7 @@ free-text value reaches a template through a filter that quotes it for its place
 
 from __future__ import annotations
 
+import json
 import textwrap
 from functools import cache
 
@@ -47,7 +48,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(yaml=scalar, docstring=docstring, wrap=lambda text, prefix="": "\n".join(wrap(text, prefix)))
+    env.filters.update(
+        yaml=scalar, docstring=docstring, wrap=lambda text, prefix="": "\n".join(wrap(text, prefix)),
+        string_literal=json.dumps,  # a Python string literal as the demo code writes them: "origin"
+    )
     return env
 
 
