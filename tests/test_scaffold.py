@@ -400,6 +400,8 @@ def test_summary_examples_in_pandas_and_sql_agree_with_their_contract(tmp_path):
     from mesh_platform.ports.delta import conform
     from mesh_platform.ports.formats import to_arrow
     from mesh_platform.scaffold import design as d
+    from mesh_platform.scaffold.contract import contract_text
+    from mesh_platform.scaffold.examples import summary_python, summary_sql
     from tests.helpers.mini_mesh import base_mesh, column, contract, write_mesh
 
     files = base_mesh()
@@ -427,13 +429,13 @@ def test_summary_examples_in_pandas_and_sql_agree_with_their_contract(tmp_path):
         assert [c.name for c in design.columns] == columns
         if design.key is not None:
             assert design.key.relationships == ("shared.airports.faa",) and design.key.business_name == "airport_code"
-        odcs = contract_from_mapping(yaml.safe_load(d.contract_text("other", "summary", design, "t", "t@mesh.example", True)), Path("x"))
+        odcs = contract_from_mapping(yaml.safe_load(contract_text("other", "summary", design, "t", "t@mesh.example", True)), Path("x"))
         namespace: dict = {}
-        exec(d.summary_python("Other", "summary", design), namespace)
+        exec(summary_python("Other", "summary", design), namespace)
         batch = conform(to_arrow(namespace["summary"].fn(**{p.name: frames[p.name] for p in inputs}), "x"), odcs.arrow_schema(), "x").read_all()
         assert set(map(tuple, batch.to_pandas().itertuples(index=False))) == expected
         with duckdb.connect() as con:
             for name, frame in frames.items():
                 con.register(name, frame)
-            sql = d.summary_sql("other", "summary", design, {p.id: p.name for p in inputs})
+            sql = summary_sql("other", "summary", design, {p.id: p.name for p in inputs})
             assert set(con.sql(sql).fetchall()) == expected

@@ -1,4 +1,5 @@
-"""A product's lineage as an inline SVG picture, laid out here (no library, no network).
+"""A product's lineage as an inline SVG picture, laid out here (no library, no network)
+and drawn by templates/lineage.svg.
 
 Columns from left to right: what the product reads (its inputs' inputs farther left), the
 product, and who reads it (their consumers farther right). Within a column, nodes are grouped
@@ -7,11 +8,12 @@ by domain under the domain's name and share its colour; every node links to its 
 
 from __future__ import annotations
 
-from html import escape
+from markupsafe import Markup
 
 from ..mesh import Mesh
 from ..products.descriptor import Product
 from .lineage import edges, levels, node
+from .render import render
 
 NODE_W, NODE_H, GAP, GROUP_GAP, LABEL_H = 210, 40, 10, 18, 16
 COLUMN_W, MARGIN = NODE_W + 90, 16
@@ -25,11 +27,6 @@ PALETTE = (
 
 def domain_colours(domains: list[str]) -> dict[str, tuple[str, str]]:
     return {domain: PALETTE[i % len(PALETTE)] for i, domain in enumerate(sorted(domains))}
-
-
-def page_name(product_id: str) -> str:
-    """The file of a product's page in the site (product ids are checked snake_case names)."""
-    return f"{product_id}.html"
 
 
 def lineage_svg(mesh: Mesh, product: Product, colours: dict[str, tuple[str, str]]) -> str:
@@ -65,41 +62,25 @@ def lineage_svg(mesh: Mesh, product: Product, colours: dict[str, tuple[str, str]
     width = MARGIN * 2 + (max(placed.values()) - low) * COLUMN_W + NODE_W
     height = total_h + MARGIN * 2
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="lineage of {escape(product.id)}">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#6b7280"/></marker></defs>',
-    ]
-    for x, y, h, domain in boxes:
-        fill, stroke = colours.get(domain, PALETTE[-2])
-        parts.append(
-            f'<g class="domain-group" data-domain="{escape(domain)}"><rect x="{x - 6:.0f}" y="{y - 2:.0f}" width="{NODE_W + 12}" '
-            f'height="{h + 8:.0f}" rx="8" fill="{fill}" fill-opacity="0.35" stroke="{stroke}" stroke-opacity="0.4"/>'
-            f'<text x="{x:.0f}" y="{y + 11:.0f}" class="domain-label" fill="{stroke}">{escape(domain)}</text></g>'
-        )
+    groups = [{"x": x, "y": y, "h": h, "domain": domain, **_paint(colours, domain)} for x, y, h, domain in boxes]
+    lines = []
     for source, target in edges(mesh, set(placed)):
         (x1, y1), (x2, y2) = positions[source], positions[target]
         x1, y1, y2 = x1 + NODE_W, y1 + NODE_H / 2, y2 + NODE_H / 2
-        bend = max((x2 - x1) / 2, 30)
-        parts.append(
-            f'<path class="edge" data-from="{escape(source)}" data-to="{escape(target)}" '
-            f'd="M {x1:.0f} {y1:.0f} C {x1 + bend:.0f} {y1:.0f}, {x2 - bend:.0f} {y2:.0f}, {x2:.0f} {y2:.0f}" '
-            'fill="none" stroke="#6b7280" stroke-width="1.5" marker-end="url(#arrow)"/>'
-        )
+        lines.append({"source": source, "target": target, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "bend": max((x2 - x1) / 2, 30)})
+    nodes = []
     for product_id, (x, y) in sorted(positions.items()):
         info = node(mesh, product_id)
-        fill, stroke = colours.get(info["domain"], PALETTE[-2])
         current = product_id == product.id
-        role = "current" if current else ("input" if placed[product_id] < 0 else "consumer")
-        detail = f"{info['kind'] or 'unknown'} · {info['access'] or 'unknown'}"
-        parts.append(
-            f'<a href="{escape(page_name(product_id))}"><g class="node {role}" data-product="{escape(product_id)}">'
-            f'<title>{escape(product_id)} ({escape(detail)})</title>'
-            f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6" fill="{fill}" '
-            f'stroke="{stroke}" stroke-width="{3 if current else 1.2}"/>'
-            f'<text x="{x + 10:.0f}" y="{y + 17:.0f}" class="node-name">{escape(product_id.split(".", 1)[1])}</text>'
-            f'<text x="{x + 10:.0f}" y="{y + 32:.0f}" class="node-detail">{escape(detail)}</text></g></a>'
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
+        nodes.append({
+            "id": product_id, "x": x, "y": y, "current": current, **_paint(colours, info["domain"]),
+            "role": "current" if current else ("input" if placed[product_id] < 0 else "consumer"),
+            "detail": f"{info['kind'] or 'unknown'} · {info['access'] or 'unknown'}",
+        })
+    return Markup(render("lineage.svg", product_id=product.id, width=width, height=height, node_w=NODE_W, node_h=NODE_H,
+                         groups=groups, edges=lines, nodes=nodes))
+
+
+def _paint(colours: dict[str, tuple[str, str]], domain: str) -> dict[str, str]:
+    fill, stroke = colours.get(domain, PALETTE[-2])
+    return {"fill": fill, "stroke": stroke}
