@@ -29,6 +29,11 @@ class Plugin(BasePlugin):
         self.project_root = Path(plugin_config["project_root"])
         self.reader_domain = plugin_config["domain"]
 
+    def update_connection_config(self, creds, config: dict[str, Any]) -> None:
+        # A standalone `dbt build` (the project's checked-in profile) may be the first to open
+        # the domain's DuckDB file: its folder must exist, as the platform's runs make sure too.
+        Path(creds.path).parent.mkdir(parents=True, exist_ok=True)
+
     def load(self, source_config: SourceConfig):
         mesh = current_mesh(self.project_root)
         wanted = product_id(source_config.schema, source_config.identifier)
