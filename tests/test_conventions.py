@@ -49,21 +49,26 @@ def tables(database: Path) -> dict[str, int]:
 # dg ---------------------------------------------------------------------------------------------
 
 
-def test_the_dg_workspace_is_exactly_the_code_locations_of_workspace_yaml():
-    """dg reads its own list of projects: it must name the same locations, with the same modules,
-    as the workspace.yaml that `dagster dev`, `mesh dev` and `mesh build` read."""
-    dg_config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dg"]
+def dg_workspace(root: Path) -> dict[str, str]:
+    """The dg workspace's code locations: name -> module, each project checked to be run by dg
+    with the mesh's one environment, never a venv of its own."""
+    dg_config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["dg"]
     assert dg_config["directory_type"] == "workspace"
     declared = {}
     for project in dg_config["workspace"]["projects"]:
-        folder = ROOT / project["path"]
+        folder = root / project["path"]
         config = tomllib.loads((folder / "dg.toml").read_text())
         assert config["directory_type"] == "project", folder
         declared[config["project"]["code_location_name"]] = config["project"]["code_location_target_module"]
-        # dg runs the location with the mesh's one environment, never a venv of its own.
         python = (folder / ".env").read_text().split("DG_PROJECT_PYTHON_EXECUTABLE=")[1].split()[0]
-        assert (folder / python).resolve() == ROOT / "platform" / "bin" / "dg-python", folder
-    assert declared == workspace_locations(ROOT)
+        assert (folder / python).resolve() == root.resolve() / "platform" / "bin" / "dg-python", folder
+    return declared
+
+
+def test_the_dg_workspace_is_exactly_the_code_locations_of_workspace_yaml():
+    """dg reads its own list of projects: it must name the same locations, with the same modules,
+    as the workspace.yaml that `dagster dev`, `mesh dev` and `mesh build` read."""
+    assert dg_workspace(ROOT) == workspace_locations(ROOT)
     assert os.access(ROOT / "platform" / "bin" / "dg-python", os.X_OK)
 
 

@@ -22,7 +22,10 @@ from typer.testing import CliRunner
 from mesh_platform.cli import app
 from mesh_platform.scaffold import generate
 from mesh_platform.scaffold.textedit import append_to_sequence, wire_product
+from mesh_platform.validation import validate_mesh
+from mesh_platform.workspaces import add_dg_project
 from tests.conftest import BIN, copy_project, mesh_env, run_mesh
+from tests.test_conventions import dbt, dg_workspace, workspace_locations
 
 FLIGHTS = 336_776
 CARRIERS = 16
@@ -204,6 +207,48 @@ def test_dagster_validates_the_new_code_locations(scaffolded, tmp_path):
         assert f"Validation successful for code location domains.{name}.definitions." in result.stdout + result.stderr
 
 
+# -- (2b) dg and plain dbt: the ecosystem tools see the new domains as they see the demo ones ----------
+
+def test_scaffolded_domains_join_the_dg_workspace_and_their_dbt_project_parses_standalone(scaffolded):
+    root, home, *_ = scaffolded
+    locations = workspace_locations(root)
+    assert set(NEW) <= set(locations)
+    assert dg_workspace(root) == locations  # dg.toml and .env of each new domain checked there
+    for name in NEW:
+        assert (root / "domains" / name / ".env").read_text().endswith("DG_PROJECT_PYTHON_EXECUTABLE=../../platform/bin/dg-python\n")
+    assert (root / "pyproject.toml").read_text().endswith(
+        "".join(f'\n[[tool.dg.workspace.projects]]\npath = "domains/{name}"\n' for name in NEW))
+
+    folder = root / "dbt_projects" / "ledger"
+    profile = yaml.safe_load((folder / "profiles.yml").read_text())["mesh"]["outputs"]["mesh"]
+    assert profile["path"].endswith("/warehouse/ledger.duckdb") and profile["plugins"][0]["config"]["domain"] == "ledger"
+    parsed = dbt(["parse"], folder, home)  # from its folder, no --profiles-dir, no --vars
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+    manifest = json.loads((folder / "target" / "manifest.json").read_text())
+    assert {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"} == {"example_records", "origin_traffic"}
+
+
+def test_validate_names_a_domain_folder_missing_from_either_workspace(fresh):
+    workspace = fresh / "workspace.yaml"
+    data = yaml.safe_load(workspace.read_text())
+    data["load_from"] = [e for e in data["load_from"] if e["python_module"]["location_name"] != "fleet"]
+    workspace.write_text(yaml.safe_dump(data))
+    pyproject = fresh / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('[[tool.dg.workspace.projects]]\npath = "domains/weather"\n', ""))
+    (fresh / "domains/loyalty/.env").unlink()
+
+    reports = {r.domain: r for r in validate_mesh(fresh)}
+
+    assert not reports["fleet"].ok and reports["fleet"].error == (
+        "domains/fleet/ is not a code location in workspace.yaml: add an entry under load_from: "
+        "{python_module: {module_name: domains.fleet.definitions, working_directory: ., location_name: fleet}}")
+    assert not reports["weather"].ok and reports["weather"].error == (
+        'domains/weather/ is not a project of the dg workspace in pyproject.toml: add [[tool.dg.workspace.projects]] path = "domains/weather"')
+    assert not reports["loyalty"].ok and reports["loyalty"].error.startswith(
+        "domains/loyalty/.env does not set DG_PROJECT_PYTHON_EXECUTABLE=../../platform/bin/dg-python")
+    assert all(reports[d].ok for d in ("shared", "flight_operations", "punctuality", "customer_insights"))
+
+
 # -- (3) refusals: exit 1, one line (and a hint), nothing written -----------------------------------------
 
 def mesh_in_process(args: list[str], root: Path, capfd) -> tuple[int, str, str]:
@@ -284,12 +329,13 @@ def fresh(tmp_path, monkeypatch):
     return fresh_copy(tmp_path / "project")
 
 
-def test_a_failure_while_writing_undoes_every_file(fresh, monkeypatch, capfd):
+@pytest.mark.parametrize("edited", ["workspace.yaml", "pyproject.toml"])
+def test_a_failure_while_writing_undoes_every_file(fresh, monkeypatch, capfd, edited):
     before = snapshot(fresh)
     real = generate._replace
 
     def failing(path, text):
-        if path.name == "workspace.yaml":
+        if path.name == edited:
             raise OSError(28, "No space left on device", str(path))
         real(path, text)
 
@@ -340,6 +386,23 @@ ENTRY_DATA = {"python_module": {"module_name": "domains.x.definitions", "working
 
 def appended(data):
     return {**(data or {}), "load_from": [*((data or {}).get("load_from") or []), ENTRY_DATA]}
+
+
+PYPROJECT = '[project]\nname = "m"\n\n[tool.dg]\ndirectory_type = "workspace"\n\n[[tool.dg.workspace.projects]]\npath = "a"\n'
+NEW_PROJECT = '\n[[tool.dg.workspace.projects]]\npath = "domains/x"\n'
+
+
+@pytest.mark.parametrize("text, expected", [
+    (PYPROJECT, PYPROJECT + NEW_PROJECT),
+    (PYPROJECT + "# about the next table\n\n[tool.ruff]\nline-length = 120\n",  # after the last project, not at the end
+     PYPROJECT + NEW_PROJECT + "# about the next table\n\n[tool.ruff]\nline-length = 120\n"),
+    (PYPROJECT.rstrip("\n"), PYPROJECT + NEW_PROJECT),  # no newline at the end
+    ('[tool.dg]\ndirectory_type = "workspace"\nworkspace = {projects = [{path = "a"}]}\n', None),  # inline: left to a person
+    ('[project]\nname = "m"\n', None),
+    ("not = [toml", None),
+])
+def test_dg_projects_are_appended_keeping_the_text(text, expected):
+    assert add_dg_project(text, "domains/x") == expected
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -17,6 +17,7 @@ from .mesh import Mesh
 from .products.descriptor import Domain, Product
 from .quality.engine import rule_error
 from .quality.rules import TABLE, rules_for
+from .workspaces import missing_locations
 
 
 def check_contract_identity(product: Product) -> None:
@@ -179,8 +180,22 @@ def validate_mesh(root: Path) -> list[DomainReport]:
             reports.append(DomainReport(name, False, products, text, _findings(root, mesh, domain, error=exc)))
         else:
             reports.append(DomainReport(name, True, products, policies=_findings(root, mesh, domain, defs=defs)))
+    _report_missing_locations(root, reports)
     try:
         mesh.domain_order()
     except MeshError as exc:
         reports.append(DomainReport("(mesh)", False, [], str(exc)))
     return reports
+
+
+def _report_missing_locations(root: Path, reports: list[DomainReport]) -> None:
+    """A domain folder workspace.yaml or the dg workspace leaves out fails validation: each tool
+    would silently load the mesh without it."""
+    by_domain = {r.domain: r for r in reports}
+    for domain, line in missing_locations(root):
+        report = by_domain.get(domain)
+        if report is None:
+            report = by_domain[domain] = DomainReport(domain, False, [], line)
+            reports.append(report)
+        else:
+            report.ok, report.error = False, f"{report.error}; {line}" if report.error else line

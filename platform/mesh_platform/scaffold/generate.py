@@ -25,6 +25,7 @@ from ..mesh import DOMAINS_FOLDER, SHARED_DOMAIN, Mesh, workspace_locations
 from ..names import shown
 from ..products.descriptor import DomainDescriptor, Owner, Product, ProductKind
 from ..settings import WORKSPACE_FILE
+from ..workspaces import DG_ENV_FILE, DG_PROJECT_FILE, DG_PROJECT_HEADER, PYPROJECT, add_dg_project, dg_projects, dg_python_from
 from . import design as d
 from .contract import contract_text, descriptor_text
 from .dbt_files import dbt_models, model_dir, plan_dbt_yml, relation
@@ -61,6 +62,29 @@ def _workspace_edit(plan: Plan, location: str, module: str) -> None:
             f"add this entry under load_from: yourself: {{python_module: {{module_name: {module}, working_directory: ., location_name: {location}}}}}",
         )
     plan.edit(path, before, after, f"{WORKSPACE_FILE}: added code location {location!r} ({module})")
+
+
+# -- the dg workspace: pyproject.toml lists each domain folder, which holds dg.toml and .env --------
+
+def _dg_files(plan: Plan, folder: Path, location: str, module: str) -> None:
+    """The domain as a dg project, so `dg check defs` / `dg dev` load it beside the others; a mesh
+    whose pyproject.toml is not a dg workspace gets none of it."""
+    path = plan.root / PYPROJECT
+    rel = folder.relative_to(plan.root).as_posix()
+    if dg_projects(plan.root) is None:
+        plan.notes.append(f"{PYPROJECT} declares no dg workspace ([tool.dg] directory_type = \"workspace\"): no dg files written")
+        return
+    plan.create(folder / DG_PROJECT_FILE, render("dg.toml.j2", domain=location, module=module))
+    plan.create(folder / DG_ENV_FILE, render("dg.env.j2", python=dg_python_from(plan.root, folder)))
+    before = read_text(path)
+    after = add_dg_project(before, rel)
+    if after is None:
+        raise ScaffoldError(
+            f"{PYPROJECT} does not have the shape this command edits (its dg projects as {DG_PROJECT_HEADER} tables), "
+            "so it was left alone and nothing was created",
+            f'add this table yourself: {DG_PROJECT_HEADER} path = "{rel}"',
+        )
+    plan.edit(path, before, after, f"{PYPROJECT}: added dg project {rel!r}")
 
 
 # -- the product: descriptor, contract and implementation ---------------------------------------------
@@ -143,11 +167,13 @@ def plan_new_domain(
     if dbt:
         plan.create(folder / "definitions.py", render("definitions_dbt.py.j2", about=about, domain=name))
         plan.create(dbt_dir / "dbt_project.yml", render("dbt_project.yml.j2", domain=name))
+        plan.create(dbt_dir / "profiles.yml", render("profiles.yml.j2", domain=name))  # standalone `dbt parse` / `dbt build`
     else:
         plan.create(folder / "definitions.py", render(
             "definitions_python.py.j2", about=about, module=f"{DOMAINS_FOLDER}.{name}.{product}", product=product))
     _product_files(plan, mesh, folder, name, kind, owner, product, resolved, dbt_dir, None)
     _workspace_edit(plan, name, module)
+    _dg_files(plan, folder, name, module)
     check_parses(plan)
     return plan
 

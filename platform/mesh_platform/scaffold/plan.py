@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomllib
+
 import yaml
 
 from ..errors import MeshError
@@ -55,14 +57,16 @@ def read_text(path: Path) -> str:
 
 
 def check_parses(plan: Plan) -> None:
-    """Generated Python is compiled and generated YAML parsed before anything is written."""
+    """Generated Python is compiled and generated YAML and TOML parsed before anything is written."""
     for path, text in [*plan.creates.items(), *((p, new) for p, (_, new) in plan.edits.items())]:
         try:
             if path.suffix == ".py":
                 compile(text, str(path), "exec")
             elif path.suffix in (".yml", ".yaml"):
                 yaml.safe_load(text)
-        except (SyntaxError, yaml.YAMLError) as exc:  # a bug of this command, never the user's
+            elif path.suffix == ".toml":
+                tomllib.loads(text)
+        except (SyntaxError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:  # a bug of this command, never the user's
             raise ScaffoldError(f"internal error: the generated {plan.rel(path)} does not parse: {' '.join(str(exc).split())}",
                                 "please report it; nothing was written") from None
         if path.name.endswith(".odcs.yaml"):
