@@ -210,7 +210,10 @@ def test_dagster_validates_the_new_code_locations(scaffolded, tmp_path):
 # -- (2b) dg and plain dbt: the ecosystem tools see the new domains as they see the demo ones ----------
 
 def test_scaffolded_domains_join_the_dg_workspace_and_their_dbt_project_parses_standalone(scaffolded):
-    root, home, *_ = scaffolded
+    root, home, _, outputs, _, _ = scaffolded
+    for path in ("+ domains/inventory/dg.toml", "+ domains/inventory/.env", "~ pyproject.toml: added dg project 'domains/inventory'"):
+        assert path in outputs[0]
+    assert "+ dbt_projects/ledger/profiles.yml" in outputs[2]
     locations = workspace_locations(root)
     assert set(NEW) <= set(locations)
     assert dg_workspace(root) == locations  # dg.toml and .env of each new domain checked there
