@@ -74,7 +74,7 @@ def test_an_unknown_reader_domain_is_flagged_at_the_producer_by_mesh_validate(tm
         files["domains/lab"]["products/readings.yaml"].update(access="internal", readers=["shared", "sharred"], inputs=[])
 
     root = write_mesh(tmp_path, edited(misspelt_reader))
-    _as_locations(root, {"lab": "readings"})
+    _as_locations(root, {"shared": "airports", "lab": "readings"})  # every domain folder a location, as validate expects
     result = run_mesh(["validate", "--json"], mesh_home, cwd=root)
     [finding] = [f for r in json.loads(result.stdout) for f in r["policies"] if f["policy"] == "known-readers" and f["product"] == "lab.readings"]
     assert (finding["severity"], finding["status"]) == ("warning", "fail")

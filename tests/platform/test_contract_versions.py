@@ -237,11 +237,13 @@ def _as_locations(root: Path, products: dict[str, str]) -> None:
     """Make each mini-mesh domain a code location of workspace.yaml, as `mesh validate` loads them."""
     entries = []
     for domain, product in products.items():
-        (root / "domains" / domain / "definitions.py").write_text(
+        folder = "shared_assets" if domain == "shared" else f"domains/{domain}"  # shared lives in shared_assets/
+        (root / folder / "definitions.py").write_text(
             "import pandas as pd\nfrom mesh_platform import domain_definitions\nfrom mesh_platform.products.python import PythonProduct\n"
             f"defs = domain_definitions(__file__, products=[PythonProduct({product!r}, lambda: pd.DataFrame())])\n"
         )
-        entries.append(f"  - python_module: {{module_name: domains.{domain}.definitions, working_directory: ., location_name: {domain}}}")
+        module = folder.replace("/", ".") + ".definitions"
+        entries.append(f"  - python_module: {{module_name: {module}, working_directory: ., location_name: {domain}}}")
     (root / "workspace.yaml").write_text("load_from:\n" + "\n".join(entries) + "\n")
 
 
