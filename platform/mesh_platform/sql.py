@@ -102,7 +102,10 @@ class SqlSession:
     def check_access(self, query: str) -> None:
         """Refuse, with the access policy's message, a query naming a product the domain may not
         read; and say why a product that did not load is not there."""
-        for table in self.products_named(query):
+        self._refuse_unreadable(self.products_named(query))
+
+    def _refuse_unreadable(self, named: list[str]) -> None:
+        for table in named:
             if table in self.refused:
                 raise AccessDenied(self.refused[table])
             why = self.unavailable.get(table) or self.unavailable.get(f"domain {table.split('.')[0]}")
@@ -116,10 +119,12 @@ class SqlSession:
     def run(self, query: str) -> tuple[list[str], list[tuple]] | None:
         """Run one query to the end: its columns and rows, or None for a statement without a
         result. An operator's impersonation (`--as`) is recorded before the query runs."""
+        named = self.products_named(query)  # parsed once: for the access log and the access check
         if self.acting is not None:
-            record(self.mesh.root, self.acting, query, self.products_named(query))
+            record(self.mesh.root, self.acting, query, named)
         try:
-            relation = self.sql(query)
+            self._refuse_unreadable(named)
+            relation = self.con.sql(query)
             return None if relation is None else (relation.columns, relation.fetchall())
         except duckdb.Error as exc:
             line = sealed.refusal(exc, WHERE, REACH)
