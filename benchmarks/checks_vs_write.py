@@ -39,13 +39,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from mesh_platform.contracts import parse_contract
-from mesh_platform.ports.delta import conform, publish
-from mesh_platform.quality import Rule, audit, rules_for
-from mesh_platform.quality.rules import TABLE
 from measure import Step, best_wall, clocked, machine_facts, peak_rss_gib, rounds
 from tpch_data import DATA, lineitem
+
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.model.rules import TABLE
+from mesh_platform.runtime.ports.delta import conform, publish
+from mesh_platform.runtime.quality import Rule, audit, rules_for
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "contracts" / "lineitem.odcs.yaml"
@@ -243,7 +243,7 @@ def main() -> int:
     print(f"\npandera: DataFrameSchema.validate(lazy=True) on pandas, {pandera_repeat} runs")
     import pandera.errors  # imported late: pandera is slow to import
 
-    from mesh_platform.quality.pandera_schema import pandera_schema
+    from mesh_platform.runtime.quality.pandera_schema import pandera_schema
 
     frame, wall, cpu = clocked(batch.to_pandas)
     to_pandas = Step("to_pandas", lambda: None, wall=[wall], cpu=[cpu])

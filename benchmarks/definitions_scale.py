@@ -39,9 +39,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
 import measure
+import yaml
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / ".data" / "definitions_scale"
@@ -168,7 +167,7 @@ def write_workspaces(root: Path, n: int) -> None:
 
 def dbt_project(root: Path, domain: str):
     """The platform's view of a domain's dbt project, as domain_definitions builds it."""
-    from mesh_platform.dbt.project import DomainDbtProject
+    from mesh_platform.orchestration.dbt.project import DomainDbtProject
 
     os.environ["MESH_HOME"] = str(root / ".mesh")  # the parse's profile names the domain's DuckDB file there
     return DomainDbtProject(domain=domain, project_dir=root / "dbt_projects" / domain, root=root)
@@ -264,7 +263,8 @@ def _load(request: dict, RepositorySnap, serialize_value) -> dict:
     report = (module.defs.metadata or {}).get("mesh/policy_report")
     result["policy_failures"] = [f for f in (report.data if report else []) if f["status"] == "fail"]
     if profiler is not None:
-        import io, pstats  # noqa: E401
+        import io  # noqa: E401
+        import pstats
         profiler.disable()
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(r"mesh_platform|definitions\.py", 12)
@@ -346,7 +346,7 @@ def main() -> int:
         server.close()
         print("\n".join(["LOCATIONS FAILED TO LOAD:", *failures]))
         return 1
-    platform = min(server.load(big, "mesh_platform.dbt.assets")["wall"] for _ in range(repeat))
+    platform = min(server.load(big, "mesh_platform.orchestration.dbt.assets")["wall"] for _ in range(repeat))
     check_mesh = fresh_wall(f"import domains.{dname(1)}.definitions as m; m.defs.get_repository_def()", big, min(repeat, 2))
     check_plain = fresh_wall(f"import plain_dbt.{dname(1)} as m; m.defs.get_repository_def()", big, min(repeat, 2))
 
@@ -375,7 +375,7 @@ def main() -> int:
         mean = {k: statistics.fmean(r[k] for r in total[kind]) for k in ("wall", "cpu", "import", "resolve", "snapshot", "assets", "checks", "bytes")}
         print(f"  {kind:<5} load {mean['wall']:.3f} (CPU {mean['cpu']:.3f}) = import+build {mean['import']:.3f} + get_repository_def {mean['resolve']:.3f} "
               f"+ snapshot {mean['snapshot']:.3f}; {mean['assets']:.0f} assets, {mean['checks']:.0f} checks, snapshot {mean['bytes'] / 1024:.0f} KiB")
-    print(f"  of a mesh load, importing the platform (mesh_platform.dbt.assets and what it imports) alone: {platform:.3f} s, once per location")
+    print(f"  of a mesh load, importing the platform (mesh_platform.orchestration.dbt.assets and what it imports) alone: {platform:.3f} s, once per location")
     first = {k: best[(n, k, dname(1))]["wall"] for k in ("mesh", "plain")}
     print(f"cross-check, {dname(1)} as a fresh process (start-up + load, wall): mesh {check_mesh:.2f} s, plain {check_plain:.2f} s "
           f"(forked load {first['mesh']:.2f} / {first['plain']:.2f} s + start-up {base_dbt:.2f} s)")

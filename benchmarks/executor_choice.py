@@ -4,7 +4,7 @@
 in sequence). Dagster's default is the multiprocess executor (one process per step, steps in
 parallel up to the core count), which buys parallelism at the price of starting a process and
 re-importing the code location for every step. This script measures both on the same machine in
-the same run, so that the choice documented in platform/mesh_platform/build.py rests on figures:
+the same run, so that the choice documented in platform/mesh_platform/orchestration/build.py rests on figures:
 
   in-process    job.execute_in_process(instance=..., tags=...), as mesh build does;
   multiprocess  dagster.execute_job(reconstructable job with multiprocess_executor, instance=...).
@@ -35,11 +35,11 @@ for folder in (ROOT, HERE):
         sys.path.insert(0, str(folder))
 
 import dagster as dg  # noqa: E402
-
-from mesh_platform.build import _partition_tags, instance_for, load_location  # noqa: E402
-from mesh_platform.definitions import build_job_name  # noqa: E402
-from mesh_platform.mesh import workspace_locations  # noqa: E402
 from measure import clocked  # noqa: E402
+
+from mesh_platform.model.mesh import workspace_locations  # noqa: E402
+from mesh_platform.orchestration.build import _partition_tags, instance_for, load_location  # noqa: E402
+from mesh_platform.orchestration.definitions import build_job_name  # noqa: E402
 
 DOMAINS = ["shared", "fleet", "flight_operations", "weather", "punctuality"]
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

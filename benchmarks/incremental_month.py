@@ -54,16 +54,16 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-
-from mesh_platform.contracts import parse_contract
-from mesh_platform.ports import delta
-from mesh_platform.ports.delta import PartitionSlice, conform, publish, read_arrow
-from mesh_platform.ports.formats import to_arrow
-from mesh_platform.ports.majors import commit_metadata, stored_contract
-from mesh_platform.quality import audit, rules_for
-from mesh_platform.quality.checks import check_results, violation
 from measure import best_wall, clocked, machine_facts, median, peak_rss_gib, rounds, timed
 from tpch_data import DATA, lineitem  # the same data as checks_vs_write.py
+
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.orchestration.checks import check_results, violation
+from mesh_platform.runtime.ports import delta
+from mesh_platform.runtime.ports.delta import PartitionSlice, conform, publish, read_arrow
+from mesh_platform.runtime.ports.formats import to_arrow
+from mesh_platform.runtime.ports.majors import commit_metadata, stored_contract
+from mesh_platform.runtime.quality import audit, rules_for
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = parse_contract(HERE / "contracts" / "lineitem_monthly.odcs.yaml")

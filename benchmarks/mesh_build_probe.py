@@ -20,6 +20,7 @@ from pathlib import Path
 
 from measure import timed
 
+
 def mesh_probe(timings_path: Path, argv: list[str]) -> None:
     """Child process: the `mesh` CLI's main(), with timers around the platform's phases."""
     import resource
@@ -32,12 +33,12 @@ def mesh_probe(timings_path: Path, argv: list[str]) -> None:
         return lambda start, end, args, kwargs: spans.append(
             {"kind": kind, "label": label(*args, **kwargs), "start": start - t0, "end": end - t0})
 
-    import mesh_platform.build as B
-    import mesh_platform.dbt.assets as A
     from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
     from dagster_dbt.core.resource import DbtCliResource
 
-    from mesh_platform.cli import main as mesh_main
+    import mesh_platform.orchestration.build as B
+    import mesh_platform.orchestration.dbt.assets as A
+    from mesh_platform.cli.app import main as mesh_main
 
     imported = time.perf_counter() - t0
     A.audit = timed(A.audit, span("checks", lambda con, relation, *a, **k: relation))

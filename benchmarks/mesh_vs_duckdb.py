@@ -41,8 +41,8 @@ from pathlib import Path
 
 import tpch_data
 import tpch_mesh
-from mesh_build_probe import breakdown, dbt_node_work
 from measure import load_average, measure
+from mesh_build_probe import breakdown, dbt_node_work
 from tpch_products import DOMAINS, PRODUCTS, QUERIES, STAGING, render_sql
 
 HERE = Path(__file__).resolve().parent

@@ -45,9 +45,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 import tpch_data
+import yaml
 from tpch_data import sf_label
 from tpch_products import DOMAINS, PRODUCTS, DomainSpec, Product, render_sql
 

@@ -23,7 +23,9 @@ from domains.flight_operations.definitions import defs as flight_operations
 from domains.loyalty.definitions import defs as loyalty
 from domains.punctuality.definitions import defs as punctuality
 from domains.weather.definitions import defs as weather
-from mesh_platform.automation import (
+from mesh_platform.model.descriptor import load_domain
+from mesh_platform.model.errors import DescriptorError
+from mesh_platform.orchestration.automation import (
     INTERVAL_ENV,
     automation_sensor_name,
     failure_sensor,
@@ -31,8 +33,6 @@ from mesh_platform.automation import (
     on_new_input_version,
     reacting_products,
 )
-from mesh_platform.errors import DescriptorError
-from mesh_platform.products.descriptor import load_domain
 from shared_assets.definitions import defs as shared
 from tests.conftest import BIN, ROOT, copy_project, free_port, group_ends, mesh_env
 
@@ -117,7 +117,7 @@ def test_a_good_schedule_loads(tmp_path):
 
 def test_products_reading_another_domain_react_unless_scheduled(tmp_path):
     """Reaction follows reads inside the domain too: a product built from a reacting product reacts."""
-    from mesh_platform.products.descriptor import Product, ProductDescriptor
+    from mesh_platform.model.descriptor import Product, ProductDescriptor
 
     def product(name, inputs, schedule=None):
         descriptor = ProductDescriptor(name=name, description="x", inputs=inputs, schedule=schedule)
@@ -136,8 +136,8 @@ def test_products_reading_another_domain_react_unless_scheduled(tmp_path):
 def test_products_with_different_schedules_publish_in_their_own_runs(tmp_path):
     """One schedule per distinct schedule of a domain; a group that is not the whole domain gets a
     job of its own products (and the internal models they are built from)."""
-    from mesh_platform.automation import scheduled_publishing
-    from mesh_platform.products.descriptor import Domain, DomainDescriptor, Product, ProductDescriptor
+    from mesh_platform.model.descriptor import Domain, DomainDescriptor, Product, ProductDescriptor
+    from mesh_platform.orchestration.automation import scheduled_publishing
 
     owner = {"team": "lab_team", "contact": "lab@mesh.example"}
     descriptor = DomainDescriptor(name="lab", kind="source-aligned", description="x", owner=owner)
@@ -333,9 +333,9 @@ def test_the_dbt_products_react_to_their_inputs():
 def test_dbt_internal_models_built_from_another_domain_react_too(tmp_path):
     """A staging model reading another domain's port reacts, so the product built on it sees the
     change; a model of the domain's own raw data and a scheduled product do not."""
-    from mesh_platform.dbt.port_source import PLUGIN_ALIAS
-    from mesh_platform.dbt.translator import MeshDbtTranslator
-    from mesh_platform.products.descriptor import Domain, DomainDescriptor, Product, ProductDescriptor
+    from mesh_platform.model.descriptor import Domain, DomainDescriptor, Product, ProductDescriptor
+    from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
+    from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 
     owner = {"team": "lab_team", "contact": "lab@mesh.example"}
     descriptor = DomainDescriptor(name="lab", kind="source-aligned", description="x", owner=owner)

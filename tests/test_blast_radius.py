@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from mesh_platform.mesh import Mesh
+from mesh_platform.model.mesh import Mesh
 from tests.conftest import BIN, ROOT, copy_project, mesh_env, run_mesh
 from tests.helpers.broken_producers import BREAKAGES, CONTRACT_ONLY, PRODUCERS
 

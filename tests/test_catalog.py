@@ -21,8 +21,8 @@ import pytest
 from deltalake import DeltaTable
 from websockets.sync.client import connect
 
-from mesh_platform.mesh import Mesh
-from mesh_platform.quality.rules import rules_for
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.rules import rules_for
 from tests.conftest import ROOT, free_port, run_mesh
 from tests.helpers import mini_mesh
 
@@ -87,7 +87,7 @@ def test_freshness_and_checks_are_computed(built_mesh, catalog, monkeypatch):
         assert checks["status"] in ("passed", "warned") and checks["failed"] == 0, entry["product"]
         assert set(checks["results"]) == rules and checks["passed"] + checks["warned"] == len(rules)
     # The same ports seen two years later are stale against every SLA.
-    from mesh_platform.catalog.entries import collect
+    from mesh_platform.cli.catalog.entries import collect
 
     monkeypatch.setenv("MESH_HOME", str(home))
     monkeypatch.delenv("MESH_STORAGE_ROOT", raising=False)
@@ -174,8 +174,8 @@ def test_the_site_escapes_free_text_and_a_broken_domain_is_skipped_with_a_warnin
 def test_pinned_inputs_and_product_cycles_in_lineage(tmp_path):
     """Lineage is read from descriptors: a pinned input shows its major, and a cycle (which the
     policies refuse, but a descriptor can declare) ends instead of recursing forever."""
-    from mesh_platform.catalog.lineage import levels, tree
-    from mesh_platform.catalog.svg import domain_colours, lineage_svg
+    from mesh_platform.cli.catalog.lineage import levels, tree
+    from mesh_platform.cli.catalog.svg import domain_colours, lineage_svg
 
     def change(files):
         lab = files["domains/lab"]

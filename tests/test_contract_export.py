@@ -7,8 +7,8 @@ import subprocess
 
 import yaml
 
-from mesh_platform.contracts.export import export_contract, server_entry
-from mesh_platform.mesh import Mesh
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.runtime.export import export_contract, server_entry
 from tests.conftest import BIN, ROOT, run_mesh
 
 

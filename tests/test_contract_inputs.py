@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mesh_platform import domain_definitions
-from mesh_platform.errors import DescriptorError
+from mesh_platform.model.errors import DescriptorError
 from shared_assets.reference_data import airports, calendar, carriers
 from tests.conftest import copy_project, run_mesh
 

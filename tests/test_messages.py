@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from mesh_platform import domain_definitions
-from mesh_platform.errors import DescriptorError
-from mesh_platform.mesh import Mesh
-from mesh_platform.products.python import PythonProduct
+from mesh_platform.model.errors import DescriptorError
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.product import PythonProduct
 from tests.conftest import copy_project, run_mesh
 from tests.helpers.mini_mesh import edited, write_mesh
 

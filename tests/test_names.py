@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mesh_platform.mesh import Mesh
-from mesh_platform.names import check_name, reserved_problem, shown
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.names import check_name, shown
+from mesh_platform.runtime.reserved_names import reserved_problem
 from tests.conftest import ROOT, copy_project, run_mesh
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from mesh_platform.orphaned_runs import HOST_TAG, PID_TAG, PROCESS_TAG, UNFINISHED, build_tags, is_orphaned, process_start
+from mesh_platform.orchestration.orphaned_runs import HOST_TAG, PID_TAG, PROCESS_TAG, UNFINISHED, build_tags, is_orphaned, process_start
 from tests.conftest import BIN, ROOT, copy_project, free_port, group_ends, mesh_env, run_mesh
 
 
@@ -45,7 +45,7 @@ def wait_for_a_started_run(instance: dg.DagsterInstance, build: subprocess.Popen
 
 
 def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_alone(tmp_path, mesh_home):
-    from mesh_platform.build import instance_for
+    from mesh_platform.orchestration.build import instance_for
 
     project = copy_project(tmp_path / "project")
     home, log = mesh_home, tmp_path / "first_build.err"
@@ -88,7 +88,7 @@ def test_the_next_build_fails_the_runs_of_a_killed_one_and_leaves_a_live_ones_al
 
 
 def test_mesh_dev_closes_orphaned_runs_before_it_starts_the_ui(tmp_path, mesh_home):
-    from mesh_platform.build import instance_for
+    from mesh_platform.orchestration.build import instance_for
 
     gone = subprocess.Popen(["true"])
     gone.wait()

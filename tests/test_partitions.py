@@ -8,15 +8,15 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import pyarrow.compute as pc
+import pytest
 from deltalake import DeltaTable
 
 from domains.flight_operations.definitions import defs as flight_operations
 from domains.punctuality.definitions import defs as punctuality
 from domains.weather.definitions import defs as weather
+from mesh_platform.orchestration.build import _partition_tags
 from shared_assets.definitions import defs as shared
-from mesh_platform.build import _partition_tags
 
 
 def files_by_month(table: Path) -> dict[str, dict[str, str]]:
@@ -83,7 +83,7 @@ def _departures_of(month: int):
 
 def _hostile_flights(relabel):
     from mesh_platform import domain_definitions
-    from mesh_platform.products.python import PythonProduct
+    from mesh_platform.model.product import PythonProduct
     from tests.conftest import ROOT
 
     def flights(context):
@@ -138,8 +138,8 @@ def test_rows_without_a_partition_value_are_refused_by_the_port(tmp_path):
     publish of the month and pile up. The port refuses them and keeps its version."""
     import pyarrow as pa
 
-    from mesh_platform.errors import PublishError
-    from mesh_platform.ports.delta import PartitionSlice, publish
+    from mesh_platform.model.errors import PublishError
+    from mesh_platform.runtime.ports.delta import PartitionSlice, publish
 
     schema = pa.schema([pa.field("month", pa.date32()), pa.field("value", pa.int64())])
     march = PartitionSlice("month", dt.date(2013, 3, 1), dt.date(2013, 4, 1))

@@ -20,13 +20,13 @@ from deltalake import DeltaTable
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mesh_platform.contracts import parse_contract
-from mesh_platform.ports.io_manager import PortIOManager
-from mesh_platform.products.assets import python_product_asset
-from mesh_platform.products.descriptor import load_domain
-from mesh_platform.products.python import PythonProduct
-from mesh_platform.quality import audit, rules_for
-from mesh_platform.quality.pandera_schema import pandera_schema
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.model.descriptor import load_domain
+from mesh_platform.model.product import PythonProduct
+from mesh_platform.orchestration.io_manager import PortIOManager
+from mesh_platform.orchestration.products.assets import python_product_asset
+from mesh_platform.runtime.quality import audit, rules_for
+from mesh_platform.runtime.quality.pandera_schema import pandera_schema
 from tests.conftest import ROOT, mesh_env
 from tests.helpers.publisher import ROWS
 

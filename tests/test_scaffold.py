@@ -19,11 +19,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mesh_platform.cli import app
-from mesh_platform.scaffold import generate
-from mesh_platform.scaffold.textedit import append_to_sequence, wire_product
-from mesh_platform.validation import validate_mesh
-from mesh_platform.workspaces import add_dg_project
+from mesh_platform.cli.app import app
+from mesh_platform.cli.scaffold import generate
+from mesh_platform.cli.scaffold.textedit import append_to_sequence, wire_product
+from mesh_platform.model.workspaces import add_dg_project
+from mesh_platform.orchestration.mesh_validation import validate_mesh
 from tests.conftest import BIN, copy_project, mesh_env, run_mesh
 from tests.test_conventions import dbt, dg_workspace, workspace_locations
 
@@ -83,9 +83,9 @@ def scaffolded(tmp_path_factory):
 
 def read_port(root: Path, home: Path, product_id: str) -> pa.Table:
     """A published port, read through the platform's governed read path by its owner domain."""
-    from mesh_platform.governance.identity import domain_reader
-    from mesh_platform.governance.reading import plan_read, read_table
-    from mesh_platform.mesh import Mesh
+    from mesh_platform.model.identity import domain_reader
+    from mesh_platform.model.mesh import Mesh
+    from mesh_platform.runtime.reading import plan_read, read_table
 
     previous = os.environ.get("MESH_HOME")
     os.environ["MESH_HOME"] = str(home)
@@ -461,13 +461,13 @@ def test_summary_examples_in_pandas_and_sql_agree_with_their_contract(tmp_path):
     import duckdb
     import pandas as pd
 
-    from mesh_platform.contracts.model import contract_from_mapping
-    from mesh_platform.mesh import Mesh
-    from mesh_platform.ports.delta import conform
-    from mesh_platform.ports.formats import to_arrow
-    from mesh_platform.scaffold import design as d
-    from mesh_platform.scaffold.contract import contract_text
-    from mesh_platform.scaffold.examples import summary_python, summary_sql
+    from mesh_platform.cli.scaffold import design as d
+    from mesh_platform.cli.scaffold.contract import contract_text
+    from mesh_platform.cli.scaffold.examples import summary_python, summary_sql
+    from mesh_platform.model.contracts.model import contract_from_mapping
+    from mesh_platform.model.mesh import Mesh
+    from mesh_platform.runtime.ports.delta import conform
+    from mesh_platform.runtime.ports.formats import to_arrow
     from tests.helpers.mini_mesh import base_mesh, column, contract, write_mesh
 
     files = base_mesh()

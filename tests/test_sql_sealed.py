@@ -2,7 +2,7 @@
 none), the audit connections that run contract `sql` rules, and the load-time rule binder.
 
 Each escape a hostile user tried (issue 10) is refused with one line, and the views over the ports
-still answer after it. The refusals come from DuckDB's own settings (`mesh_platform/sealed.py`).
+still answer after it. The refusals come from DuckDB's own settings (`mesh_platform/runtime/sealed.py`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mesh_platform import sealed
-from mesh_platform.errors import ContractError
-from mesh_platform.mesh import Mesh
-from mesh_platform.ports.delta import port_uri, read_dataset
-from mesh_platform.products.assets import audit_batch, port_reader
-from mesh_platform.quality.engine import audit
-from mesh_platform.quality.rules import Comparison, Rule, rules_for
-from mesh_platform.settings import mesh_home, storage_root, warehouse_path
-from mesh_platform.sql import SealedRefusal, SqlSession
-from mesh_platform.validation import validate_product
+from mesh_platform.model.errors import ContractError
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.rules import Comparison, Rule, rules_for
+from mesh_platform.orchestration.products.assets import audit_batch, port_reader
+from mesh_platform.runtime import sealed
+from mesh_platform.runtime.ports.delta import port_uri, read_dataset
+from mesh_platform.runtime.quality.engine import audit
+from mesh_platform.runtime.settings import mesh_home, storage_root, warehouse_path
+from mesh_platform.runtime.sql import SealedRefusal, SqlSession
+from mesh_platform.runtime.validation import validate_product
 from tests.conftest import BIN, ROOT, copy_project, mesh_env, run_mesh
 
 ACTING = [None, "loyalty", "customer_insights", "punctuality"]

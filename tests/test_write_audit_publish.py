@@ -13,12 +13,12 @@ import pytest
 from deltalake import DeltaTable
 
 import domains.flight_operations.departures as departures
-from domains.flight_operations.definitions import defs as flight_operations
 from domains.fleet.definitions import defs as fleet
+from domains.flight_operations.definitions import defs as flight_operations
 from domains.punctuality.definitions import defs as punctuality
 from domains.weather.definitions import defs as weather
-from mesh_platform.contracts import parse_contract
-from mesh_platform.quality import audit, rules_for
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.runtime.quality import audit, rules_for
 from shared_assets.definitions import defs as shared
 from tests.conftest import ROOT, copy_project, run_mesh
 

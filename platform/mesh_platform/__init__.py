@@ -11,15 +11,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .definitions import domain_definitions
-    from .governance.policies import policy
-    from .products.python import product
+    from mesh_platform.model.policies import policy
+    from mesh_platform.model.product import product
+    from mesh_platform.orchestration.definitions import domain_definitions
 
 __all__ = ["domain_definitions", "policy", "product"]
 
 # Imported on first use: the `mesh` CLI imports this package, and most of its commands never
 # need Dagster (about 2.5 s of imports per command otherwise).
-_HOMES = {"domain_definitions": ".definitions", "policy": ".governance.policies", "product": ".products.python"}
+_HOMES = {"domain_definitions": ".orchestration.definitions", "policy": ".model.policies", "product": ".model.product"}
 
 
 def __getattr__(name: str) -> Any:

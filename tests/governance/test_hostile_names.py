@@ -25,17 +25,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mesh_platform.contracts.model import COLUMN_NAME, contract_from_mapping
-from mesh_platform.errors import ContractError, DescriptorError, MeshError, UnknownProductError
-from mesh_platform.governance.identity import domain_reader
-from mesh_platform.governance.reading import plan_read
-from mesh_platform.mesh import Mesh
-from mesh_platform.names import check_name, is_valid_name, parse_product_id
-from mesh_platform.ports.delta import PartitionSlice, port_uri, publish, read_arrow
-from mesh_platform.products.descriptor import load_domain, parse_input_port
-from mesh_platform.quality.engine import audit
-from mesh_platform.quality.rules import CHECK_NAME, TABLE, quote, rules_for
-from mesh_platform.validation import validate_product
+from mesh_platform.model.contracts.model import COLUMN_NAME, contract_from_mapping
+from mesh_platform.model.descriptor import load_domain, parse_input_port
+from mesh_platform.model.errors import ContractError, DescriptorError, MeshError, UnknownProductError
+from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.names import check_name, is_valid_name, parse_product_id
+from mesh_platform.model.rules import CHECK_NAME, TABLE, quote, rules_for
+from mesh_platform.runtime.ports.delta import PartitionSlice, port_uri, publish, read_arrow
+from mesh_platform.runtime.quality.engine import audit
+from mesh_platform.runtime.reading import plan_read
+from mesh_platform.runtime.validation import validate_product
 from tests.conftest import ROOT
 from tests.helpers.mini_mesh import column, contract, edited, write_mesh
 

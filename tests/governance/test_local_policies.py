@@ -6,11 +6,11 @@ import dagster as dg
 import pytest
 
 from mesh_platform import domain_definitions
-from mesh_platform.errors import DescriptorError
-from mesh_platform.governance.global_policies import GLOBAL_POLICIES
-from mesh_platform.governance.policies import Policy, PolicyContext, PolicyError, PolicyViolation, combine, evaluate, policy
-from mesh_platform.mesh import Mesh
-from mesh_platform.products.python import PythonProduct
+from mesh_platform.model.errors import DescriptorError
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.policies import Policy, PolicyContext, PolicyError, PolicyViolation, combine, evaluate, policy
+from mesh_platform.model.product import PythonProduct
+from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
 from tests.helpers.mini_mesh import edited, write_mesh
 
 

@@ -15,19 +15,19 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from mesh_platform.automation import describe_failure, record_alert
-from mesh_platform.build import instance_for
-from mesh_platform.contracts import parse_contract
-from mesh_platform.errors import PublishError
-from mesh_platform.governance.global_policies import GLOBAL_POLICIES
-from mesh_platform.governance.policies import Governance, PolicyReport, combine
-from mesh_platform.mesh import Mesh
-from mesh_platform.ports.delta import conform_batch
-from mesh_platform.ports.formats import to_arrow
-from mesh_platform.quality.checks import check_results, violation
-from mesh_platform.quality.engine import NOT_SHOWN, audit, result_metadata
-from mesh_platform.quality.rules import rules_for
-from mesh_platform.redaction import HIDDEN, LOOKS_PERSONAL, looks_personal, redact_value, scrub, without_values
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.model.errors import PublishError
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.policies import Governance, PolicyReport, combine
+from mesh_platform.model.redaction import HIDDEN, LOOKS_PERSONAL, looks_personal, redact_value, scrub, without_values
+from mesh_platform.model.rules import rules_for
+from mesh_platform.orchestration.automation import describe_failure, record_alert
+from mesh_platform.orchestration.build import instance_for
+from mesh_platform.orchestration.checks import check_results, violation
+from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
+from mesh_platform.runtime.ports.delta import conform_batch
+from mesh_platform.runtime.ports.formats import to_arrow
+from mesh_platform.runtime.quality.engine import NOT_SHOWN, audit, result_metadata
 from tests.conftest import copy_project, run_mesh
 from tests.helpers.mini_mesh import column, edited, write_mesh
 

@@ -8,13 +8,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from mesh_platform.governance.global_policies import GLOBAL_POLICIES
-from mesh_platform.governance.policies import Governance, PolicyContext, PolicyReport, combine, evaluate
-from mesh_platform.mesh import Mesh
-from mesh_platform.ports.delta import publish
-from mesh_platform.ports.majors import commit_metadata, current_port_uri
-from mesh_platform.quality.engine import audit
-from mesh_platform.settings import storage_root
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, evaluate
+from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
+from mesh_platform.runtime.ports.delta import publish
+from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
+from mesh_platform.runtime.quality.engine import audit
+from mesh_platform.runtime.settings import storage_root
 from tests.helpers.mini_mesh import column, contract, edited, write_mesh
 
 TODAY = dt.date(2026, 11, 22)

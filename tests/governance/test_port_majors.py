@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from mesh_platform import domain_definitions
-from mesh_platform.governance.identity import domain_reader
-from mesh_platform.governance.reading import RetiredPortError, plan_read, read_table
-from mesh_platform.mesh import Mesh
-from mesh_platform.ports.majors import published_majors, stored_contract
-from mesh_platform.products.python import PythonProduct
-from mesh_platform.settings import storage_root
+from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.product import PythonProduct
+from mesh_platform.runtime.ports.majors import published_majors, stored_contract
+from mesh_platform.runtime.reading import RetiredPortError, plan_read, read_table
+from mesh_platform.runtime.settings import storage_root
 from tests.conftest import run_mesh
 from tests.helpers.mini_mesh import column, contract, edited, write_mesh
 

@@ -55,7 +55,7 @@ def _forget(root: Path) -> None:
 
 
 def main(roots: list[str]) -> None:
-    from mesh_platform.validation import validate_mesh
+    from mesh_platform.orchestration.mesh_validation import validate_mesh
 
     for text in roots:
         root = Path(text).resolve()

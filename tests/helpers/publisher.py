@@ -6,9 +6,9 @@ import sys
 
 import pyarrow as pa
 
-from mesh_platform.contracts import parse_contract
-from mesh_platform.errors import PublishError
-from mesh_platform.ports.delta import publish
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.model.errors import PublishError
+from mesh_platform.runtime.ports.delta import publish
 
 ROWS = 200_000
 

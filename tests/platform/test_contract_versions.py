@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from mesh_platform.contracts.model import contract_from_mapping
-from mesh_platform.contracts.versions import diff_contracts, required_version
-from mesh_platform.errors import ContractError
+from mesh_platform.model.contracts.model import contract_from_mapping
+from mesh_platform.model.contracts.versions import diff_contracts, required_version
+from mesh_platform.model.errors import ContractError
 from tests.conftest import run_mesh
 from tests.governance.test_port_majors import publish_readings, standalone_readings
-from tests.helpers.mini_mesh import edited as mesh_edited, write_mesh
+from tests.helpers.mini_mesh import edited as mesh_edited
+from tests.helpers.mini_mesh import write_mesh
 
 COLUMNS = [
     {"name": "flight_id", "logicalType": "integer", "physicalType": "BIGINT", "primaryKey": True},
@@ -181,8 +182,8 @@ def test_a_contract_version_must_be_semantic(version):
 def test_an_unquoted_yaml_date_is_read_as_its_iso_text(tmp_path):
     """docs/governance.md writes `value: 2027-06-30` unquoted; YAML reads it as a date, which the
     ODCS schema (strings only) refused with "datetime.date(2027, 6, 30) is not valid ..."."""
-    from mesh_platform.contracts.model import parse_contract
-    from mesh_platform.ports.majors import retirement_of
+    from mesh_platform.model.contracts.model import parse_contract
+    from mesh_platform.model.contracts.versions import retirement_of
 
     data = odcs("2.0.0", edited("booked_on", logicalTypeOptions={"minimum": dt.date(2013, 1, 1)}),
                 customProperties=[{"property": "previousMajorReadableUntil", "value": dt.date(2027, 6, 30)}])
@@ -239,7 +240,7 @@ def _as_locations(root: Path, products: dict[str, str]) -> None:
     for domain, product in products.items():
         folder = "shared_assets" if domain == "shared" else f"domains/{domain}"  # shared lives in shared_assets/
         (root / folder / "definitions.py").write_text(
-            "import pandas as pd\nfrom mesh_platform import domain_definitions\nfrom mesh_platform.products.python import PythonProduct\n"
+            "import pandas as pd\nfrom mesh_platform import domain_definitions\nfrom mesh_platform.model.product import PythonProduct\n"
             f"defs = domain_definitions(__file__, products=[PythonProduct({product!r}, lambda: pd.DataFrame())])\n"
         )
         module = folder.replace("/", ".") + ".definitions"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mesh_platform.contracts import parse_contract
-from mesh_platform.contracts.types import arrow_type_for
-from mesh_platform.errors import ContractError
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.model.contracts.types import arrow_type_for
+from mesh_platform.model.errors import ContractError
 
 HEADER = """\
 apiVersion: v3.0.2

@@ -8,7 +8,7 @@ import sys
 import pytest
 from dagster._utils.schedules import has_out_of_range_cron_interval, is_valid_cron_string
 
-from mesh_platform.products.cron import cron_problem
+from mesh_platform.model.cron import cron_problem
 
 EXPRESSIONS = [
     "@daily", "@hourly", "@monthly", "0 6 * * *", "0 6 * * 1-5", "*/15 * * * *", "0 0 1 jan *", "0 0 * * sun",
@@ -30,5 +30,5 @@ def test_a_schedule_is_accepted_exactly_when_dagster_would_run_it_as_written(exp
 
 def test_reading_descriptors_does_not_import_dagster():
     """dbt's port plugin reads every descriptor in each dbt process: Dagster would add seconds to each."""
-    code = "import sys, mesh_platform.dbt.port_source, mesh_platform.mesh; print('dagster' in sys.modules)"
+    code = "import sys, mesh_platform.orchestration.dbt.port_source, mesh_platform.model.mesh; print('dagster' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

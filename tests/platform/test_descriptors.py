@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mesh_platform.errors import DescriptorError, MeshError
-from mesh_platform.mesh import Mesh
-from mesh_platform.products.descriptor import load_domain
+from mesh_platform.model.descriptor import load_domain
+from mesh_platform.model.errors import DescriptorError, MeshError
+from mesh_platform.model.mesh import Mesh
 from tests.conftest import ROOT
 
 DOMAIN = """\

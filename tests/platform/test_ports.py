@@ -14,11 +14,11 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from mesh_platform.contracts import parse_contract
-from mesh_platform.errors import PublishError
-from mesh_platform.ports import delta
-from mesh_platform.ports.delta import CHECKPOINT_EVERY, PartitionSlice, port_uri, publish, read_arrow
-from mesh_platform.ports.io_manager import PortIOManager
+from mesh_platform.model.contracts import parse_contract
+from mesh_platform.model.errors import PublishError
+from mesh_platform.orchestration.io_manager import PortIOManager
+from mesh_platform.runtime.ports import delta
+from mesh_platform.runtime.ports.delta import CHECKPOINT_EVERY, PartitionSlice, port_uri, publish, read_arrow
 
 CONTRACT = """\
 apiVersion: v3.0.2

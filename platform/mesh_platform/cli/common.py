@@ -1,0 +1,50 @@
+"""What every `mesh` command shares: its two consoles, the --project option, and one-line failures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mesh_platform.model.names import parse_product_id
+from mesh_platform.runtime.settings import find_project_root
+
+# Bound to the real streams: `mesh build` sends the runs' own output (dbt logs) to a log file.
+console = Console(file=sys.__stdout__)
+errors = Console(file=sys.__stderr__)
+
+ProjectOption = Annotated[
+    Optional[Path], typer.Option("--project", help="The mesh project folder (default: found upwards from here).")
+]
+
+
+def fail(message: str, hint: str | None = None) -> NoReturn:
+    # soft_wrap: one line whatever the terminal's width, so scripts and CI logs can grep it.
+    errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    if hint:
+        errors.print(f"[dim]hint: {escape(hint)}[/]", soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def project_root(project: Path | None) -> Path:
+    try:
+        return find_project_root(project)
+    except FileNotFoundError as exc:
+        fail(str(exc), "run inside a mesh project or pass --project")
+
+
+def find_product(mesh, product: str):
+    """The product a user typed, or one line saying what exists instead."""
+    try:
+        domain, name = parse_product_id(product)
+    except ValueError as exc:
+        fail(str(exc))
+    found = mesh.find(domain, name)
+    if found is None:
+        hint = mesh.closest(product)
+        fail(f"no product {product!r} in this mesh", f"did you mean {', '.join(hint)}?" if hint else "run `mesh validate` to list products")
+    return found

@@ -1,0 +1,239 @@
+"""dbt products: `dbt build` in the domain's own DuckDB file, then write-audit-publish.
+
+Once dbt has exited (and let go of the file), each product model is checked against its contract
+where it lies — schema drift first, then every rule as SQL in DuckDB — and only a model that passes
+(and whose dbt tests passed) is published to its Delta port (DuckDB -> Arrow -> Delta).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+    DAGSTER_DBT_SELECT_METADATA_KEY,
+    DBT_DEFAULT_EXCLUDE,
+    DBT_DEFAULT_SELECT,
+    DBT_DEFAULT_SELECTOR,
+    build_dbt_specs,
+)
+
+from mesh_platform.model.descriptor import Domain, Product
+from mesh_platform.model.errors import DescriptorError, PublishError
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.names import product_id
+from mesh_platform.model.redaction import without_values
+from mesh_platform.model.rules import quote
+from mesh_platform.orchestration.checks import check_results, check_specs, violation
+from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
+from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
+from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
+from mesh_platform.orchestration.io_manager import port_metadata
+from mesh_platform.orchestration.products.assets import port_reader
+from mesh_platform.runtime import sealed
+from mesh_platform.runtime.ports.delta import check_columns, publish
+from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
+from mesh_platform.runtime.quality.engine import audit
+from mesh_platform.runtime.settings import mesh_home, storage_root, warehouse_path
+from mesh_platform.runtime.validation import check_dbt_model_columns
+
+_BATCH_ROWS = 1_000_000
+
+
+def _relation_of(manifest: Mapping[str, Any], domain: str, model: str) -> str:
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] == model:
+            # Catalog left out: the manifest may come from a parse against another database file.
+            return f'{quote(node["schema"])}.{quote(node["alias"])}'
+    raise PublishError(f"{product_id(domain, model)}: no dbt model named {model!r}")
+
+
+def audit_and_publish(
+    con: duckdb.DuckDBPyConnection, relation: str, product: Product, root: Path, run_id: str, rules: list
+) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
+    """Check one product model where it lies; publish it only if every blocking rule passed."""
+    key = dg.AssetKey(list(product.key))
+    contract = product.contract
+    try:
+        check_columns(con.sql(f"select * from {relation}").to_arrow_reader(1).schema, contract.arrow_schema(), product.id)
+    except PublishError as drift:
+        return [], None, drift
+    results = audit(con, relation, rules, personal_columns=contract.personal_columns, references=port_reader(root, product.domain))
+    checks = check_results(key, results)
+    problem = violation(product.id, results)
+    if problem is not None:
+        return checks, None, problem
+    result = publish(
+        current_port_uri(storage_root(root), product.domain, product.name, contract),
+        con.sql(f"select * from {relation}").to_arrow_reader(_BATCH_ROWS),
+        contract.arrow_schema(),
+        label=product.id,
+        commit_metadata=commit_metadata(contract, product.id, run_id),
+    )
+    return checks, port_metadata(result, contract), None
+
+
+def failure_summary(invocation) -> str:
+    """One line per failed dbt node: which node, and dbt's own message without the values it
+    quotes (`Could not convert string '...'`): the run history keeps this line; dbt's full output
+    stays in build.log for the domain's engineers."""
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except Exception:  # dbt died before writing its results
+        return "dbt exited before reporting results; see the step's logs"
+    lines = [
+        # dbt appends the macro call stack ("> in macro ..."): the reader needs the first part.
+        f"{r['unique_id']}: {without_values(str(r.get('message') or r['status']).split(' > in macro')[0])}"
+        for r in results
+        if r.get("status") in ("error", "fail", "runtime error")
+    ]
+    return "; ".join(lines) or "see the step's logs"
+
+
+def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh, project_dir: Path) -> None:
+    """Every source read through the port plugin must be a product this domain declares as input."""
+    declared = {port.id for product in domain.products.values() for port in product.inputs}
+    for source in manifest["sources"].values():
+        meta = {**source.get("meta", {}), **source.get("config", {}).get("meta", {})}
+        if meta.get("plugin") != PLUGIN_ALIAS:
+            continue
+        wanted = f"{source['source_name']}.{source['name']}"
+        where = project_dir / source["original_file_path"]
+        if mesh.unavailable(source["source_name"], source["name"]) is None:  # a broken producer fails its readers at run time
+            mesh.require(wanted, consumer=f"dbt project of domain {domain.name!r} ({where})")
+        if wanted not in declared:
+            raise DescriptorError(
+                where, f"sources.{source['source_name']}.{source['name']}",
+                f"reads product {wanted}, which no product of domain {domain.name!r} declares in its inputs",
+            )
+
+
+def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, governance) -> dg.AssetsDefinition:
+    root = mesh.root
+    manifest_path = project.prepare()
+    manifest = json.loads(manifest_path.read_text())
+    check_input_sources(manifest, domain, mesh, project.project_dir)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["name"] in domain.products:
+            check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
+    translator = MeshDbtTranslator(domain, root, governance, manifest=manifest)
+    specs, dbt_checks = build_dbt_specs(
+        translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,
+        selector=DBT_DEFAULT_SELECTOR, io_manager_key=None, project=None,
+    )
+    models = {spec.key.path[-1] for spec in specs if spec.key.path[0] == domain.name}
+    contract_checks = [
+        check for name, product in domain.products.items() if name in models
+        for check in check_specs(dg.AssetKey(list(product.key)), governance.audit_rules(product))
+    ]
+
+    @dg.multi_asset(
+        name=f"{domain.name}_dbt",
+        specs=specs,
+        check_specs=[*dbt_checks, *contract_checks],
+        can_subset=True,
+        op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: DBT_DEFAULT_SELECT, DAGSTER_DBT_EXCLUDE_METADATA_KEY: DBT_DEFAULT_EXCLUDE},
+        allow_arbitrary_check_specs=True,
+    )
+    def _dbt_models(context):  # no annotation: postponed annotations would hide its type from Dagster
+        with one_run_at_a_time(root, domain.name, context.log):
+            yield from _run_dbt(context, domain, project, root, manifest, governance)
+
+    return _dbt_models
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(root: Path, domain: str, log) -> Iterator[None]:
+    """Runs of one dbt domain take turns: its DuckDB file admits one writer, and its dbt target
+    folder is replaced by each run. Automation, schedules and `mesh build` may start two at once
+    (an input publishing while a rebuild of the domain is still running); the second waits."""
+    path = warehouse_path(root, domain).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info(f"another run of domain {domain!r} holds its DuckDB file; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _ScrubbedLines(io.TextIOBase):
+    """A stdout that drops the values dbt's log lines quote. dagster-dbt re-prints every dbt log
+    line to stdout, which lands in the step's compute log and in `mesh build`'s build.log; a failed
+    model's message quotes the value it choked on (`Could not convert string '...'`)."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def write(self, text: str) -> int:
+        self.target.write("\n".join(without_values(line) if line.strip() else line for line in text.split("\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _scrubbed(events: Iterator[Any]) -> Iterator[Any]:
+    """dbt's events, with stdout scrubbed only while dbt's lines are read and re-printed."""
+    while True:
+        with contextlib.redirect_stdout(_ScrubbedLines(sys.stdout)):
+            event = next(events, None)
+        if event is None:
+            return
+        yield event
+
+
+def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest, governance) -> Iterator[Any]:
+    database = warehouse_path(root, domain.name)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = mesh_home(root) / "dbt" / domain.name
+    profiles = write_profile(run_dir / "profile", database=str(database), project_root=str(root), domain=domain.name)
+    dbt = MeshDbtCli(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
+    # One target folder per domain, replaced on each run: no pile of per-run folders.
+    target = run_dir / "target"
+    project.clean_run_folder(target)
+    invocation = dbt.cli(["build", *project.vars_arg()], context=context, target_path=target, raise_on_error=False)
+    held: dict[str, dg.Output] = {}
+    failed_tests: set[str] = set()
+    for event in _scrubbed(invocation.stream()):
+        if isinstance(event, dg.Output):
+            model = context.asset_key_for_output(event.output_name).path[-1]
+            if model in domain.products:
+                held[model] = event  # published after dbt lets go of the DuckDB file
+                continue
+        if isinstance(event, dg.AssetCheckResult) and not event.passed and event.severity == dg.AssetCheckSeverity.ERROR:
+            failed_tests.add(event.asset_key.path[-1])
+        yield event
+
+    problems: list[str] = []
+    selected_checks = context.selected_asset_check_keys
+    # Sealed: contract sql rules are user-written, and this process can reach every domain's files.
+    with sealed.connect(str(database), read_only=True) as con:
+        for model, event in held.items():
+            product = domain.products[model]
+            if model in failed_tests:
+                problems.append(f"{product.id} was not published: a dbt test of the model failed")
+                continue
+            checks, metadata, problem = audit_and_publish(con, _relation_of(manifest, domain.name, model), product, root, context.run.run_id, governance.audit_rules(product))
+            if metadata is not None:
+                yield event.with_metadata({**event.metadata, **metadata})
+            yield from (c for c in checks if dg.AssetCheckKey(c.asset_key, c.check_name) in selected_checks)
+            if problem is not None:
+                problems.append(str(problem))
+    if not invocation.is_successful():
+        problems.append(f"dbt build of domain {domain.name!r} failed: {failure_summary(invocation)}")
+    if problems:
+        raise PublishError(" | ".join(problems))

@@ -1,0 +1,116 @@
+"""The IO manager every domain gets: outputs become Delta ports, inputs are read from ports.
+
+It knows a product only by its asset key `[domain, product]` and the metadata the platform put
+on the asset (contract file, partition column). No domain code ever sees a path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from mesh_platform.model.contracts import load_contract
+from mesh_platform.model.identity import step_reader
+from mesh_platform.model.mesh import current_mesh
+from mesh_platform.model.names import product_id
+from mesh_platform.runtime.ports.delta import PartitionSlice, publish
+from mesh_platform.runtime.ports.formats import from_arrow, to_arrow
+from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
+from mesh_platform.runtime.reading import plan_read, read_table
+from mesh_platform.runtime.settings import storage_root
+
+CONTRACT_KEY = "mesh/contract"
+PARTITION_COLUMN_KEY = "mesh/partition_column"
+PINNED_MAJOR_KEY = "mesh/major"  # on an input: the contract major the consumer pinned
+
+
+def column_schema(contract) -> dg.TableSchema:
+    """The port's columns as the UI shows them: SQL type, description, constraints, classification."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                c.name, c.sql_type, description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique),
+                tags={"classification": c.classification} if c.classification else None,
+            )
+            for c in contract.columns
+        ]
+    )
+
+
+def _slice(context: dg.InputContext | dg.OutputContext, column: str | None) -> PartitionSlice | None:
+    if column is None or not context.has_asset_partitions:
+        return None
+    window = context.asset_partitions_time_window
+    return PartitionSlice(column, window.start.date(), window.end.date())
+
+
+def _key(asset_key: dg.AssetKey) -> tuple[str, str]:
+    if len(asset_key.path) != 2:
+        raise dg.DagsterInvariantViolationError(
+            f"asset {asset_key.to_user_string()} is not a product: product keys are [domain, product]"
+        )
+    return asset_key.path[0], asset_key.path[1]
+
+
+class PortIOManager(dg.ConfigurableIOManager):
+    """Reads and writes the Delta output ports of the mesh on behalf of one domain."""
+
+    project_root: str
+    domain: str
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        domain, product = _key(context.asset_key)
+        if domain != self.domain:  # a location publishes its own domain's ports only
+            raise dg.DagsterInvariantViolationError(
+                f"the code location of domain {self.domain!r} may not publish {product_id(domain, product)}: "
+                "a domain publishes only its own products' ports"
+            )
+        label = product_id(domain, product)
+        metadata = context.definition_metadata or {}
+        contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
+        partition_column = metadata.get(PARTITION_COLUMN_KEY)
+        result = publish(
+            current_port_uri(storage_root(self.project_root), domain, product, contract),
+            to_arrow(obj, label),
+            contract.arrow_schema(),
+            label=label,
+            partition_by=partition_column,
+            partition=_slice(context, partition_column),
+            commit_metadata=commit_metadata(contract, label, context.run_id),
+        )
+        context.add_output_metadata(port_metadata(result, contract))
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        # Imported here: governance reads the mesh's descriptors, which import this module.
+
+        upstream = context.upstream_output
+        domain, product = _key(context.asset_key)
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+        partition = _slice(context, metadata.get(PARTITION_COLUMN_KEY))
+        mesh = current_mesh(Path(self.project_root))
+        producer = mesh.require(product_id(domain, product), consumer=f"domain {self.domain!r}")
+        pinned = (context.definition_metadata or {}).get(PINNED_MAJOR_KEY)
+        # The reader is the domain whose product this step builds, never a configurable name.
+        plan = plan_read(mesh, step_reader(context, self.domain), producer, pinned)
+        if plan.warning:
+            context.log.warning(plan.warning)
+        table = read_table(plan, partition)
+        masked = f", masked: {', '.join(sorted(plan.masks))}" if plan.masks else ""
+        context.log.debug(f"read {table.num_rows} rows of {plan.label} for {plan.reader}{masked}")
+        return from_arrow(table, context.dagster_type.typing_type)
+
+
+def port_metadata(result, contract) -> dict[str, Any]:
+    """What each publish records in Dagster: where, which version, how many rows, which schema."""
+    return {
+        "dagster/uri": dg.MetadataValue.path(result.uri),
+        "dagster/row_count": dg.MetadataValue.int(result.rows),
+        "delta_version": dg.MetadataValue.int(result.version),
+        "contract_version": dg.MetadataValue.text(contract.version),
+        "dagster/column_schema": column_schema(contract),
+        "published_at": dg.MetadataValue.timestamp(dt.datetime.now(dt.timezone.utc)),
+    }

@@ -1,0 +1,117 @@
+"""Python products as Dagster assets, published write-audit-publish.
+
+The asset body calls the domain's function, casts its result to the contract's schema (schema
+drift stops here, with a diff), evaluates every contract rule in DuckDB, and only then hands the
+batch to the port IO manager. A blocking rule that fails leaves the port untouched: the output is
+never yielded, so nothing downstream runs on the bad batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from mesh_platform.model.descriptor import Product
+from mesh_platform.model.errors import DescriptorError
+from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.mesh import current_mesh
+from mesh_platform.model.product import CONTEXT_PARAMETER, PythonProduct
+from mesh_platform.model.rules import Rule
+from mesh_platform.orchestration.automation import partitions_of
+from mesh_platform.orchestration.checks import check_results, check_specs, violation
+from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY
+from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY, asset_attributes, policy_metadata
+from mesh_platform.runtime import sealed
+from mesh_platform.runtime.global_policies import global_governance
+from mesh_platform.runtime.ports.delta import conform
+from mesh_platform.runtime.ports.formats import to_arrow
+from mesh_platform.runtime.quality.engine import audit
+from mesh_platform.runtime.reading import plan_read, read_lazily
+
+
+def port_reader(root: Path, reader: str):
+    """How an audit reads a referenced port (a relationship's global identifiers): as the domain
+    publishing, so access rules and masks hold for lookups too."""
+    identity = domain_reader(reader, how="audit")
+
+    def read(domain: str, product: str, columns: list[str]):
+        mesh = current_mesh(root)
+        target = mesh.require(f"{domain}.{product}", consumer=f"a relationship of domain {reader!r}")
+        return read_lazily(plan_read(mesh, identity, target, consumer=f"a relationship of domain {reader!r}"), columns)
+
+    return read
+
+
+def audit_batch(batch: pa.Table, rules: list[Rule], product: Product, root: Path):
+    """Every rule over the batch, on a sealed connection: contract sql rules are user-written."""
+    with sealed.connect() as con:
+        con.register("batch", batch)
+        return audit(con, "batch", rules, personal_columns=product.contract.personal_columns, references=port_reader(root, product.domain))
+
+
+def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
+    """The wrapper's signature: `context` plus the inputs, with the domain function's annotations
+    (resolved, so postponed annotations still tell the IO manager which format to load)."""
+    hints = typing.get_type_hints(impl.fn)
+    parameters = [inspect.Parameter(CONTEXT_PARAMETER, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=hints.get(name, inspect.Parameter.empty))
+        for name in inputs
+    ]
+    return inspect.Signature(parameters)
+
+
+def python_product_asset(product: Product, impl: PythonProduct, root: Path, governance=None) -> dg.AssetsDefinition:
+    if governance is None:  # built on its own (tests, tools): the global policies' rules still apply
+
+        governance = global_governance(product.domain)
+    parameters = impl.input_parameters()
+    ins: dict[str, dg.AssetIn] = {}
+    for port in product.inputs:
+        if port.product not in parameters:
+            raise DescriptorError(product.path, "inputs", f"{impl.where} has no parameter {port.product!r} for input port {port.id}")
+        metadata = {PINNED_MAJOR_KEY: port.major} if port.major is not None else None
+        ins[port.product] = dg.AssetIn(key=dg.AssetKey(list(port.key)), metadata=metadata)
+    for name in parameters:
+        if name not in ins:
+            raise DescriptorError(product.path, "inputs", f"{impl.where} takes {name!r}, which is not a declared input port")
+
+    key = dg.AssetKey(list(product.key))
+    rules = governance.audit_rules(product)
+    takes_context = CONTEXT_PARAMETER in inspect.signature(impl.fn).parameters
+
+    def compute(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[Any]:
+        data = impl.fn(context, **inputs) if takes_context else impl.fn(**inputs)
+        batch = conform(to_arrow(data, product.id), product.contract.arrow_schema(), product.id).read_all()
+        results = audit_batch(batch, rules, product, root)
+        checks = check_results(key, results)
+        problem = violation(product.id, results)
+        if problem is not None:
+            yield from checks  # the UI shows which rule failed, and why
+            raise problem
+        yield dg.Output(batch)
+        yield from checks
+
+    compute.__signature__ = _signature(impl, list(ins))  # type: ignore[attr-defined]
+    compute.__name__ = product.name
+    partitions = partitions_of(product)
+    with warnings.catch_warnings():
+        # backfill_policy is beta, but single-run backfills are how a range of months publishes at once.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.asset(
+            key=key,
+            ins=ins,
+            io_manager_key=IO_MANAGER_KEY,
+            partitions_def=partitions,
+            backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+            check_specs=check_specs(key, rules),
+            kinds={"python", "pandas", "delta"},
+            **asset_attributes(product, root, policy_metadata(governance, product)),
+        )(compute)

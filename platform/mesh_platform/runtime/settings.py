@@ -1,0 +1,123 @@
+"""Where the mesh lives: the one place that reads the environment.
+
+Everything is resolved on each call, never at import time, so tests and the CLI can point
+`MESH_HOME` elsewhere without reloading modules.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from mesh_platform.model.errors import MeshError
+from mesh_platform.model.layout import WORKSPACE_FILE
+
+MESH_HOME_ENV = "MESH_HOME"
+STORAGE_ROOT_ENV = "MESH_STORAGE_ROOT"
+MASKING_KEY_ENV = "MESH_MASKING_KEY"
+INTERVAL_ENV = "MESH_AUTOMATION_INTERVAL_SECONDS"
+DEFAULT_INTERVAL_SECONDS = 30
+PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
+
+
+def find_project_root(start: str | Path | None = None) -> Path:
+    """The folder holding `workspace.yaml`, searched upwards from `start` (default: the cwd)."""
+    if os.environ.get(PROJECT_ROOT_ENV):
+        return Path(os.environ[PROJECT_ROOT_ENV]).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in [here, *here.parents]:
+        if (folder / WORKSPACE_FILE).is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no {WORKSPACE_FILE} found in {here} or any parent folder; run from inside a mesh project "
+        f"or set {PROJECT_ROOT_ENV}"
+    )
+
+
+def mesh_home(project_root: str | Path) -> Path:
+    """Local state of the mesh: Dagster instance, domain warehouses, and by default the ports."""
+    configured = os.environ.get(MESH_HOME_ENV)
+    home = Path(configured) if configured else Path(project_root) / ".mesh"
+    return home.resolve()
+
+
+def storage_root(project_root: str | Path) -> str:
+    """Root of every output port. A local folder by default; may be an object-store URI
+    (`s3://bucket/mesh`), which deltalake reads and writes natively."""
+    configured = os.environ.get(STORAGE_ROOT_ENV)
+    if configured:
+        return configured.rstrip("/")
+    return str(mesh_home(project_root) / "storage")
+
+
+def dagster_home(project_root: str | Path) -> Path:
+    """The Dagster instance `mesh build` records runs in, and `mesh dev` shows."""
+    return mesh_home(project_root) / "dagster"
+
+
+# Nothing leaves the machine at run time (Dagster's webserver and daemon would otherwise post usage
+# logs, with no time limit). Run monitoring lets `mesh dev`'s daemon fail the runs it launched that
+# never start (STARTING or NOT_STARTED longer than the timeout, e.g. when the UI or daemon died while
+# launching). The default run launcher cannot check a STARTED run's worker: runs of a killed
+# `mesh build` are closed by the next `mesh build` or `mesh dev` (orphaned_runs.py).
+INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  cancel_timeout_seconds: 300
+  poll_interval_seconds: 60
+"""
+EARLIER_INSTANCE_CONFIGS = ("telemetry:\n  enabled: false\n",)  # what earlier versions wrote: upgraded in place
+
+
+def prepared_dagster_home(project_root: str | Path) -> Path:
+    """The instance folder, created with its config on first use (a config a user edited is kept)."""
+    home = dagster_home(project_root)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() in EARLIER_INSTANCE_CONFIGS:
+        config.write_text(INSTANCE_CONFIG)
+    return home
+
+
+def warehouse_path(project_root: str | Path, domain: str) -> Path:
+    """Each domain's private DuckDB file: only that domain's dbt project ever opens it."""
+    return mesh_home(project_root) / "warehouse" / f"{domain}.duckdb"
+
+
+def masking_key(project_root: str | Path) -> bytes:
+    """The secret of the keyed hash that masks personal data. From `MESH_MASKING_KEY` (a
+    deployment sets it from its secret store); otherwise a random key created once per mesh home,
+    readable by its owner only."""
+    configured = os.environ.get(MASKING_KEY_ENV)
+    if configured:
+        return configured.encode()
+    path = mesh_home(project_root) / "masking.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting together agree on one key.
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key.encode()
+        time.sleep(0.01)  # the creator has not written it yet
+    raise RuntimeError(f"the masking key at {path} is empty; delete it to create a new one")
+
+
+def automation_interval_seconds() -> int:
+    """Seconds between two evaluations of a location's automation sensors (default 30)."""
+    raw = os.environ.get(INTERVAL_ENV, "")
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_INTERVAL_SECONDS
+    except ValueError:
+        raise MeshError(f"{INTERVAL_ENV} must be a whole number of seconds, found {raw!r}") from None

@@ -1,0 +1,147 @@
+"""`mesh sql`: a DuckDB session over the mesh's ports, as one domain sees them.
+
+Every product the acting domain may read becomes a view `domain.product` over its Delta port
+(registered from an Arrow dataset, read in place; DuckDB's delta extension is not needed), with
+personal columns masked exactly as the governed read path masks them. Products it may not read
+are not there, and a query naming one is refused with the access policy's message.
+
+The connection is sealed (see `sealed.py`): the views are all a query reaches — no file, no other
+database, no extension, no setting. The session opens with what loads: a product or domain whose
+files are broken is named in `unavailable`, and the others answer.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from mesh_platform.model.access import AccessDenied, may_read, refusal
+from mesh_platform.model.errors import MeshError, PublishError
+from mesh_platform.model.identity import operator_reader
+from mesh_platform.model.mesh import SHARED_DOMAIN, SHARED_FOLDER, Mesh
+from mesh_platform.model.rules import quote
+from mesh_platform.runtime import sealed
+from mesh_platform.runtime.impersonation import record
+from mesh_platform.runtime.reading import plan_read, read_lazily
+
+WHERE = "mesh sql"
+REACH = "a session reads only the ports it was given as views (`.tables` lists them)"
+
+
+class SealedRefusal(MeshError):
+    """A query tried to leave the views it was given (a file, a database, a setting)."""
+
+
+@dataclass
+class SqlSession:
+    mesh: Mesh
+    acting: str | None
+    con: duckdb.DuckDBPyConnection = field(default_factory=sealed.connect)
+    views: dict[str, list[str]] = field(default_factory=dict)  # product id -> masked columns
+    refused: dict[str, str] = field(default_factory=dict)  # product id -> why
+    unpublished: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
+
+    @property
+    def reader(self):
+        """The operator impersonating `acting` (or a session without a domain: public products only)."""
+        return operator_reader(self.acting)
+
+    @classmethod
+    def open(cls, root: Path, acting: str | None) -> "SqlSession":
+        mesh = Mesh.load(root)
+        broken = {_domain_of(folder): str(exc) for folder, exc in mesh.broken.items()}
+        if acting is not None and acting not in mesh.domains:
+            if acting in broken:
+                raise MeshError(f"--as {acting!r}: the domain does not load: {broken[acting]}")
+            hint = ", ".join(sorted(mesh.domains))
+            raise MeshError(f"--as {acting!r}: no such domain in this mesh; domains: {hint}")
+        session = cls(mesh, acting)
+        session.unavailable.update({f"domain {name}": why for name, why in sorted(broken.items())})
+        for product in mesh.products():
+            try:
+                session._attach(product)
+            except MeshError as exc:  # one broken contract leaves the other products readable
+                session.unavailable[product.id] = " ".join(str(exc).split())
+        return session
+
+    def _attach(self, product) -> None:
+        reader = self.reader.name
+        if self.acting is None and product.descriptor.access != "public":
+            self.refused[product.id] = (f"{product.id} is {product.descriptor.access}: a session without --as sees public "
+                                        "products only; pass --as and a domain allowed to read it")
+            return
+        if not may_read(product, reader):
+            self.refused[product.id] = refusal(product, reader)
+            return
+        try:
+            plan = plan_read(self.mesh, self.reader, product)
+            data = read_lazily(plan)
+        except PublishError:  # never published: nothing to show yet
+            self.unpublished.append(product.id)
+            return
+        hidden = f"port__{product.domain}__{product.name}"
+        self.con.register(hidden, data)
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
+        self.views[product.id] = sorted(plan.masks)
+
+    def products_named(self, query: str) -> list[str]:
+        """The mesh products a query names (`domain.product`, whether readable or not)."""
+        try:
+            names = _parser().get_table_names(query, qualified=True)
+        except duckdb.Error:
+            return []  # running the query reports the syntax error or the refusal itself
+        domains = {*self.mesh.domains, *(key.removeprefix("domain ") for key in self.unavailable)}
+        tables = {name.split(" AS ")[0].replace('"', "").lower() for name in names}
+        return sorted(t for t in tables if t.count(".") == 1 and t.split(".")[0] in domains)
+
+    def check_access(self, query: str) -> None:
+        """Refuse, with the access policy's message, a query naming a product the domain may not
+        read; and say why a product that did not load is not there."""
+        self._refuse_unreadable(self.products_named(query))
+
+    def _refuse_unreadable(self, named: list[str]) -> None:
+        for table in named:
+            if table in self.refused:
+                raise AccessDenied(self.refused[table])
+            why = self.unavailable.get(table) or self.unavailable.get(f"domain {table.split('.')[0]}")
+            if why is not None:
+                raise MeshError(f"{table} is not in this session: it did not load: {why}")
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation | None:
+        self.check_access(query)
+        return self.con.sql(query)
+
+    def run(self, query: str) -> tuple[list[str], list[tuple]] | None:
+        """Run one query to the end: its columns and rows, or None for a statement without a
+        result. An operator's impersonation (`--as`) is recorded before the query runs."""
+        named = self.products_named(query)  # parsed once: for the access log and the access check
+        if self.acting is not None:
+            record(self.mesh.root, self.acting, query, named)
+        try:
+            self._refuse_unreadable(named)
+            relation = self.con.sql(query)
+            return None if relation is None else (relation.columns, relation.fetchall())
+        except duckdb.Error as exc:
+            line = sealed.refusal(exc, WHERE, REACH)
+            if line is None:
+                raise
+            raise SealedRefusal(line) from None
+
+
+@functools.cache
+def _parser() -> duckdb.DuckDBPyConnection:
+    """Where a query's table names are read: sealed and empty. Never `duckdb.get_table_names`,
+    which binds the query on DuckDB's unsealed default connection (binding `EXPORT DATABASE`
+    creates its folder; binding a table function opens its file); nor the session's connection,
+    whose binder expands the views and names only what lies under them."""
+    return sealed.connect()
+
+
+def _domain_of(folder: Path) -> str:
+    """A domain's name by the layout, for a folder whose files did not load."""
+    return SHARED_DOMAIN if folder.name == SHARED_FOLDER else folder.name
