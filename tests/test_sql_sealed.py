@@ -16,7 +16,7 @@ import pytest
 
 from mesh_platform.model.errors import ContractError
 from mesh_platform.model.mesh import Mesh
-from mesh_platform.model.rules import Comparison, Rule, rules_for
+from mesh_platform.model.rules import Comparison, Rule, rules_for, sql_rule
 from mesh_platform.orchestration.products.assets import audit_batch, port_reader
 from mesh_platform.runtime import sealed
 from mesh_platform.runtime.ports.delta import port_uri, read_dataset
@@ -173,7 +173,7 @@ def test_a_contract_sql_rule_reading_a_file_is_refused_at_load(tmp_path, mesh_ho
 def _rules_with_a_file_read(contract) -> list[Rule]:
     """The flights contract's own rules (relationship lookups to three ports included) and one
     that reads a file, as if it had slipped past the binder."""
-    return [*rules_for(contract), Rule("peeks_at_passwords", "reads a file", "error", query=READS_A_FILE, comparison=Comparison("mustBe", 0))]
+    return [*rules_for(contract), sql_rule("peeks_at_passwords", "reads a file", "error", READS_A_FILE, Comparison("mustBe", 0))]
 
 
 def _assert_sealed_audit(results) -> None:

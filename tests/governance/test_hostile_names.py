@@ -31,8 +31,9 @@ from mesh_platform.model.errors import ContractError, DescriptorError, MeshError
 from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import check_name, is_valid_name, parse_product_id
-from mesh_platform.model.rules import CHECK_NAME, TABLE, quote, rules_for
+from mesh_platform.model.rules import CHECK_NAME, rules_for
 from mesh_platform.runtime.ports.delta import PartitionSlice, port_uri, publish, read_arrow
+from mesh_platform.runtime.quality.compile import compile_rule, quote
 from mesh_platform.runtime.quality.engine import audit
 from mesh_platform.runtime.reading import plan_read
 from mesh_platform.runtime.validation import validate_product
@@ -420,10 +421,11 @@ def run_rules(con, name: str, rules: bool = True) -> None:
             return
         counts = {}
         for rule in rules_for(readings):
-            if rule.failing:
-                counts[rule.name] = con.sql(f"SELECT count(*) FROM batch WHERE {rule.failing}".replace(TABLE, "batch")).fetchall()[0][0]
-            if rule.query:
-                counts[rule.name] = con.sql(rule.query.replace(TABLE, "batch")).fetchall()[0][0]
+            compiled = compile_rule(rule, "batch")
+            if compiled.failing:
+                counts[rule.name] = con.sql(f"SELECT count(*) FROM batch WHERE {compiled.failing}").fetchall()[0][0]
+            if compiled.query:
+                counts[rule.name] = con.sql(compiled.query).fetchall()[0][0]
         assert counts == {f"{name}_not_null": 1, f"{name}_unique": 1, f"{name}_length": 1}
     finally:
         con.unregister("batch")

@@ -1,118 +1,64 @@
-"""The rules of a contract: schema constraints and ODCS quality rules, each one SQL.
+"""The rules of a contract: its schema's constraints and its ODCS quality rules, as rule specs
+(`rule_spec.py`: a metric, columns, arguments, a threshold; no SQL).
 
-Every rule is either a *row rule* (a predicate selecting the rows that break it, counted in one
-scan with all the others) or a *metric rule* (an aggregate or a query whose value must satisfy an
-ODCS operator such as `mustBeGreaterThan`). Rules are derived when the contract is loaded, so a
-bad rule fails at definitions load, naming the file and the field.
+Rules are derived when the contract is loaded, so a bad rule fails at definitions load, naming the
+file and the field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from mesh_platform.model.contracts.model import DERIVED_FROM, Column, Contract
 from mesh_platform.model.errors import ContractError
+from mesh_platform.model.rule_spec import (  # re-exported: callers know rules as `model.rules`
+    BLOCKING,
+    NO_FAILING_ROWS,
+    OPERATORS,
+    ROW_METRICS,
+    SQL_COLUMN_PLACEHOLDERS,
+    SQL_TABLE_PLACEHOLDERS,
+    WARNING,
+    Comparison,
+    Metric,
+    Rule,
+    RuleSpecError,
+    sql_rule,
+)
 
 CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
-BLOCKING, WARNING = "error", "warning"
 SEVERITIES = {"error": BLOCKING, "warning": WARNING, "info": WARNING}
 FORMATS = {
     "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
 }
-TABLE = "{table}"  # placeholder for the relation under audit in predicates and queries
-
-_OPERATORS = {
-    "mustBe": ("=", operator.eq),
-    "mustNotBe": ("!=", operator.ne),
-    "mustBeGreaterThan": (">", operator.gt),
-    "mustBeGreaterOrEqualTo": (">=", operator.ge),
-    "mustBeLessThan": ("<", operator.lt),
-    "mustBeLessOrEqualTo": ("<=", operator.le),
-}
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """An ODCS operator and its operand: what the rule's value must satisfy."""
-
-    name: str
-    operand: Any
-
-    def holds(self, value: Any) -> bool:
-        if value is None:
-            return False
-        if self.name == "mustBeBetween":
-            return self.operand[0] <= value <= self.operand[1]
-        if self.name == "mustNotBeBetween":
-            return not self.operand[0] <= value <= self.operand[1]
-        return _OPERATORS[self.name][1](value, self.operand)
-
-    def __str__(self) -> str:
-        if self.name in ("mustBeBetween", "mustNotBeBetween"):
-            word = "between" if self.name == "mustBeBetween" else "not between"
-            return f"{word} {self.operand[0]} and {self.operand[1]}"
-        return f"{_OPERATORS[self.name][0]} {self.operand}"
-
-
-NO_FAILING_ROWS = Comparison("mustBe", 0)
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    description: str
-    severity: str  # "error" blocks the publish; "warning" reports
-    column: str | None = None
-    failing: str | None = None  # row rule: SQL predicate true for the rows that break it
-    metric: str | None = None  # metric rule: SQL aggregate over the batch
-    query: str | None = None  # sql rule: a full query returning one number
-    comparison: Comparison = NO_FAILING_ROWS
-    percent: bool = False  # compare the share of failing rows, in percent, not their count
-    reference: tuple[str, str, str] | None = None  # relationship: (domain, product, column)
-    hides_values: bool = False  # it looks for personal data: its sample names rows, never values
-
-    @property
-    def blocking(self) -> bool:
-        return self.severity == BLOCKING
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def reference_view(domain: str, product: str) -> str:
-    """The name under which a referenced port is visible to rules during an audit."""
-    return quote(f"ref__{domain}__{product}")
-
-
-def _typed_literal(column: Column, value: Any, path, field: str) -> tuple[str, Any]:
-    """SQL literal for a bound of `column`, and the Python value used to compare bounds."""
+def _typed_bound(column: Column, value: Any, path, field: str) -> Any:
+    """A bound of `column` as the Python value of its type, compared by every compiler alike."""
     arrow = column.arrow_type
     try:
         if pa.types.is_date(arrow):
-            return f"DATE {literal(value)}", dt.date.fromisoformat(str(value))
+            return dt.date.fromisoformat(str(value))
         if pa.types.is_timestamp(arrow):
-            kind = "TIMESTAMPTZ" if arrow.tz else "TIMESTAMP"
-            return f"{kind} {literal(value)}", dt.datetime.fromisoformat(str(value))
+            stamp = dt.datetime.fromisoformat(str(value))
+            if arrow.tz and stamp.tzinfo is None:
+                # A bound without an offset on a zoned column is UTC, as the port stores it.
+                stamp = stamp.replace(tzinfo=dt.UTC)
+            return stamp
         number = float(value)
     except (TypeError, ValueError):
         raise ContractError(path, field, f"expected a bound of type {column.sql_type}, found {value!r}") from None
-    return literal(value), number
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else number
+
+
+def _shown(bound: Any) -> Any:
+    """A bound as errors have always shown it: numbers as floats, dates and times as themselves."""
+    return float(bound) if isinstance(bound, (int, float)) else bound
 
 
 def _check_regex(pattern: Any, path, field: str) -> str:
@@ -142,56 +88,45 @@ class _Builder:
     def schema_rules(self) -> None:
         for i, column in enumerate(self.contract.columns):
             where = f"schema[0].properties[{i}]"
-            q = quote(column.name)
+            name = column.name
             if column.required:
-                self.add(Rule(f"{column.name}_not_null", f"{column.name} is required", BLOCKING, column.name, f"{q} IS NULL"), where)
+                self.add(Rule(f"{name}_not_null", f"{name} is required", BLOCKING, Metric.NOT_NULL, (name,)), where)
             if column.unique:
-                self.add(self._duplicates(f"{column.name}_unique", f"{column.name} is unique", BLOCKING, [column.name]), where)
+                self.add(Rule(f"{name}_unique", f"{name} is unique", BLOCKING, Metric.DUPLICATES, (name,)), where)
             self._option_rules(column, where)
             if column.enum:
-                values = ", ".join(literal(v) for v in column.enum)
-                self.add(Rule(f"{column.name}_accepted_values", f"{column.name} is one of {list(column.enum)}", BLOCKING,
-                              column.name, f"{q} NOT IN ({values})"), f"{where}.enum")
+                self.add(Rule(f"{name}_accepted_values", f"{name} is one of {list(column.enum)}", BLOCKING,
+                              Metric.ACCEPTED_VALUES, (name,), arguments={"values": list(column.enum)}), f"{where}.enum")
             for j, target in enumerate(column.references):
                 self._relationship(column, target, f"{where}.relationships[{j}]")
             self._derived_partition(column, where)
 
     def _option_rules(self, column: Column, where: str) -> None:
         options = column.options
-        q = quote(column.name)
+        name = column.name
         field = f"{where}.logicalTypeOptions"
-        bounds, low, high = [], None, None
-        for key, sql_op in (("minimum", "<"), ("exclusiveMinimum", "<="), ("maximum", ">"), ("exclusiveMaximum", ">=")):
-            if key in options:
-                sql, value = _typed_literal(column, options[key], self.path, f"{field}.{key}")
-                bounds.append(f"{q} {sql_op} {sql}")
-                if "inimum" in key:
-                    low = value
-                else:
-                    high = value
+        bounds = {key: _typed_bound(column, options[key], self.path, f"{field}.{key}")
+                  for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum") if key in options}
+        low = next((bounds[k] for k in ("exclusiveMinimum", "minimum") if k in bounds), None)
+        high = next((bounds[k] for k in ("exclusiveMaximum", "maximum") if k in bounds), None)
         if low is not None and high is not None and low > high:
-            raise ContractError(self.path, field, f"minimum {low} is greater than maximum {high}")
+            raise ContractError(self.path, field, f"minimum {_shown(low)} is greater than maximum {_shown(high)}")
         if bounds:
-            self.add(Rule(f"{column.name}_in_range", f"{column.name} within {options}", BLOCKING, column.name, " OR ".join(bounds)), field)
-        lengths = []
-        if "minLength" in options:
-            lengths.append(f"length({q}) < {int(options['minLength'])}")
-        if "maxLength" in options:
-            lengths.append(f"length({q}) > {int(options['maxLength'])}")
+            self.add(Rule(f"{name}_in_range", f"{name} within {options}", BLOCKING, Metric.RANGE, (name,), arguments=bounds), field)
         if options.get("minLength", 0) > options.get("maxLength", float("inf")):
             raise ContractError(self.path, field, "minLength is greater than maxLength")
+        lengths = {arg: int(options[key]) for key, arg in (("minLength", "min_length"), ("maxLength", "max_length")) if key in options}
         if lengths:
-            self.add(Rule(f"{column.name}_length", f"length of {column.name}", BLOCKING, column.name, " OR ".join(lengths)), field)
+            self.add(Rule(f"{name}_length", f"length of {name}", BLOCKING, Metric.LENGTH, (name,), arguments=lengths), field)
         patterns = []
         if "pattern" in options:
-            patterns.append((f"{column.name}_pattern", _check_regex(options["pattern"], self.path, f"{field}.pattern")))
+            patterns.append((f"{name}_pattern", _check_regex(options["pattern"], self.path, f"{field}.pattern")))
         if "format" in options and column.logical_type == "string":
             if options["format"] not in FORMATS:
                 raise ContractError(self.path, f"{field}.format", f"unknown format {options['format']!r}; expected one of {', '.join(FORMATS)}")
-            patterns.append((f"{column.name}_format", FORMATS[options["format"]]))
-        for name, pattern in patterns:
-            self.add(Rule(name, f"{column.name} matches {pattern}", BLOCKING, column.name,
-                          f"NOT regexp_full_match({q}, {literal(pattern)})"), field)
+            patterns.append((f"{name}_format", FORMATS[options["format"]]))
+        for rule_name, pattern in patterns:
+            self.add(Rule(rule_name, f"{name} matches {pattern}", BLOCKING, Metric.PATTERN, (name,), arguments={"pattern": pattern}), field)
 
     def _relationship(self, column: Column, target: str, field: str) -> None:
         domain, product, ref_column = target.split(".")
@@ -199,13 +134,11 @@ class _Builder:
         severity = _custom(relationship.customProperties, "severity", BLOCKING)
         if severity not in SEVERITIES:
             raise ContractError(self.path, f"{field}.customProperties", f"severity must be one of {', '.join(SEVERITIES)}")
-        q = quote(column.name)
         self.add(Rule(
             f"{column.name}_references_{domain}_{product}",
             f"every {column.name} exists as {ref_column} in {domain}.{product}",
-            SEVERITIES[severity], column.name,
-            f"{q} IS NOT NULL AND {q} NOT IN (SELECT {quote(ref_column)} FROM {reference_view(domain, product)})",
-            reference=(domain, product, ref_column),
+            SEVERITIES[severity], Metric.RELATIONSHIP, (column.name,),
+            arguments={"domain": domain, "product": product, "column": ref_column},
         ), field)
 
     def _derived_partition(self, column: Column, where: str) -> None:
@@ -225,27 +158,11 @@ class _Builder:
         arrow = self.contract.column(source).arrow_type
         if not (pa.types.is_date(arrow) or pa.types.is_timestamp(arrow)):
             raise ContractError(self.path, field, f"{source} is {self.contract.column(source).sql_type}; {column.name} can derive from a DATE or TIMESTAMP column only")
-        q, month = quote(column.name), f"CAST(date_trunc('month', {quote(source)}) AS DATE)"
-        self.add(Rule(f"{column.name}_derived_from_{source}", f"{column.name} is the month of {source}", BLOCKING, column.name,
-                      f"{q} IS DISTINCT FROM {month}"), field)
+        self.add(Rule(f"{column.name}_derived_from_{source}", f"{column.name} is the month of {source}", BLOCKING,
+                      Metric.DERIVED_MONTH, (column.name,), arguments={"source": source}), field)
 
     def _properties(self):
         return {p.name: p for p in self.contract.odcs.schema_[0].properties}
-
-    def _duplicates(self, name: str, description: str, severity: str, columns: list[str], comparison=NO_FAILING_ROWS, percent=False) -> Rule:
-        keys = ", ".join(quote(c) for c in columns)
-        row = f"({keys})" if len(columns) > 1 else keys
-        not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in columns)
-        # "#copies" cannot be a column's name (columns are identifiers), so it never shadows one.
-        duplicated = f'SELECT {keys}, count(*) AS "#copies" FROM {TABLE} WHERE {not_null} GROUP BY {keys} HAVING count(*) > 1'
-        return Rule(
-            name, description, severity, columns[0] if len(columns) == 1 else None,
-            failing=f"{row} IN (SELECT {keys} FROM ({duplicated}))",
-            # Its own GROUP BY query: a count(DISTINCT (a, b)) inside the shared scan hashes a
-            # struct per row and slowed every other rule (benchmarks/checks_vs_write.py).
-            query=f'SELECT coalesce(sum("#copies" - 1), 0) FROM ({duplicated})',
-            comparison=comparison, percent=percent,
-        )
 
     # -- ODCS quality rules -------------------------------------------------------------------
     def quality_rules(self) -> None:
@@ -264,67 +181,60 @@ class _Builder:
         severity = SEVERITIES.get((rule.severity or "error").lower())
         if severity is None:
             raise ContractError(self.path, f"{field}.severity", f"expected one of {', '.join(SEVERITIES)}, found {rule.severity!r}")
-        comparison = _comparison(rule, self.path, field)
+        threshold = _comparison(rule, self.path, field)
         percent = (rule.unit or "rows").lower() in ("percent", "%")
         description = rule.description or ""
+        columns = (column.name,) if column else ()
         if kind == "sql":
-            if comparison is None:
+            if threshold is None:
                 raise ContractError(self.path, field, "an sql rule needs an operator such as mustBe or mustBeLessThan")
-            query = rule.query.replace("${table}", TABLE).replace("{object}", TABLE)
-            if column is not None:
-                query = query.replace("${column}", quote(column.name)).replace("{property}", quote(column.name))
             name = rule.name or f"{column.name if column else self.contract.table}_sql_{len(self.rules)}"
-            self.add(Rule(name, description or f"sql: {rule.query}", severity, column.name if column else None,
-                          query=query, comparison=comparison), field)
+            self.add(sql_rule(name, description or f"sql: {rule.query}", severity, rule.query, threshold, column.name if column else None), field)
             return
         metric = rule.metric or rule.rule
         arguments = rule.arguments or {}
-        base = column.name if column else self.contract.table
-        name = rule.name or f"{base}_{_snake(metric)}"
-        q = quote(column.name) if column else None
+        name = rule.name or f"{column.name if column else self.contract.table}_{_snake(metric)}"
         if metric == "rowCount":
             if column is not None:
                 raise ContractError(self.path, f"{field}.metric", "rowCount applies to the table: put it in schema[0].quality")
-            self.add(Rule(name, description or "row count", severity, metric="count(*)",
-                          comparison=comparison or Comparison("mustBeGreaterThan", 0)), field)
+            self.add(Rule(name, description or "row count", severity, Metric.ROW_COUNT,
+                          threshold=threshold or Comparison("mustBeGreaterThan", 0)), field)
             return
         if metric == "duplicateValues":
-            columns = arguments.get("properties") or ([column.name] if column else None)
-            if not columns:
+            keys = arguments.get("properties") or ([column.name] if column else None)
+            if not keys:
                 raise ContractError(self.path, f"{field}.arguments.properties", "duplicateValues on the table needs the list of key columns")
-            unknown = [c for c in columns if c not in self.contract.column_names]
+            unknown = [c for c in keys if c not in self.contract.column_names]
             if unknown:
                 raise ContractError(self.path, f"{field}.arguments.properties", f"names columns {unknown} that the contract does not declare")
-            self.add(self._duplicates(name, description or f"no duplicate {columns}", severity, list(columns),
-                                      comparison or NO_FAILING_ROWS, percent), field)
+            self.add(Rule(name, description or f"no duplicate {keys}", severity, Metric.DUPLICATES, tuple(keys),
+                          threshold or NO_FAILING_ROWS, percent=percent), field)
             return
         if column is None:
             raise ContractError(self.path, f"{field}.metric", f"{metric} applies to a column: put it in that property's quality")
         if metric == "nullValues":
-            failing = f"{q} IS NULL"
+            measured, arguments_ = Metric.NOT_NULL, {}
         elif metric == "missingValues":
-            missing = arguments.get("missingValues") or []
-            failing = f"{q} IS NULL" + (f" OR {q} IN ({', '.join(literal(v) for v in missing)})" if missing else "")
+            measured, arguments_ = Metric.MISSING_VALUES, {"values": list(arguments.get("missingValues") or [])}
         elif metric == "invalidValues":
-            failing = self._invalid(column, arguments, f"{field}.arguments")
+            measured, arguments_ = Metric.INVALID_VALUES, self._invalid(arguments, f"{field}.arguments")
         else:  # the JSON schema only lets ODCS metrics through
             raise ContractError(self.path, f"{field}.metric", f"unknown metric {metric!r}")
-        self.add(Rule(name, description or f"{metric} of {column.name}", severity, column.name, failing,
-                      comparison=comparison or NO_FAILING_ROWS, percent=percent), field)
+        self.add(Rule(name, description or f"{metric} of {column.name}", severity, measured, columns,
+                      threshold or NO_FAILING_ROWS, arguments_, percent=percent), field)
 
-    def _invalid(self, column: Column, arguments: dict, field: str) -> str:
-        q = quote(column.name)
-        parts = []
+    def _invalid(self, arguments: dict, field: str) -> dict[str, Any]:
+        invalid: dict[str, Any] = {}
         if "validValues" in arguments:
             values = arguments["validValues"]
             if not isinstance(values, list) or not values:
                 raise ContractError(self.path, f"{field}.validValues", "expected a non-empty list of valid values")
-            parts.append(f"{q} NOT IN ({', '.join(literal(v) for v in values)})")
+            invalid["valid_values"] = list(values)
         if "pattern" in arguments:
-            parts.append(f"NOT regexp_full_match({q}, {literal(_check_regex(arguments['pattern'], self.path, f'{field}.pattern'))})")
-        if not parts:
+            invalid["pattern"] = _check_regex(arguments["pattern"], self.path, f"{field}.pattern")
+        if not invalid:
             raise ContractError(self.path, field, "invalidValues needs validValues or a pattern")
-        return f"{q} IS NOT NULL AND ({' OR '.join(parts)})"
+        return invalid
 
 
 def _custom(properties, name: str, default: str) -> str:
@@ -339,7 +249,7 @@ def _snake(text: str) -> str:
 
 
 def _comparison(rule, path, field: str) -> Comparison | None:
-    given = [(name, getattr(rule, name)) for name in (*_OPERATORS, "mustBeBetween", "mustNotBeBetween") if getattr(rule, name) is not None]
+    given = [(name, getattr(rule, name)) for name in (*OPERATORS, "mustBeBetween", "mustNotBeBetween") if getattr(rule, name) is not None]
     if not given:
         return None
     if len(given) > 1:
@@ -348,6 +258,12 @@ def _comparison(rule, path, field: str) -> Comparison | None:
     if name in ("mustBeBetween", "mustNotBeBetween") and (len(operand) != 2 or operand[0] > operand[1]):
         raise ContractError(path, f"{field}.{name}", "expected [low, high] with low <= high")
     return Comparison(name, operand)
+
+
+__all__ = [
+    "BLOCKING", "CHECK_NAME", "FORMATS", "NO_FAILING_ROWS", "ROW_METRICS", "SEVERITIES", "SQL_COLUMN_PLACEHOLDERS",
+    "SQL_TABLE_PLACEHOLDERS", "WARNING", "Comparison", "Metric", "Rule", "RuleSpecError", "rules_for", "sql_rule",
+]
 
 
 def rules_for(contract: Contract) -> list[Rule]:

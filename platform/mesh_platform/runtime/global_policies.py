@@ -18,7 +18,7 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import SHARED_DOMAIN
 from mesh_platform.model.names import is_valid_name
 from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, policy
-from mesh_platform.model.rules import Rule, quote, rules_for
+from mesh_platform.model.rules import Metric, Rule, rules_for
 from mesh_platform.runtime.ports.majors import latest_published, retirement_date
 from mesh_platform.runtime.reading import RETIREMENT_NOTICE
 from mesh_platform.runtime.settings import storage_root
@@ -129,10 +129,10 @@ def _personal_data_rules(product: Product) -> list[Rule]:
             name=f"policy_no_unclassified_email_{column.name.lower()}"[:128],
             description=f"[policy personal-data-protected] {column.name} holds no e-mail address unless classified as personal data",
             severity="error",
-            column=column.name,
-            # The regular expression only where an '@' is: CASE evaluates it on those rows alone
-            # (an AND would not), 5x faster over 60 M TPC-H comments.
-            failing=f"CASE WHEN contains({quote(column.name)}, '@') THEN regexp_matches({quote(column.name)}, '{EMAIL_PATTERN}') ELSE false END",
+            metric=Metric.CONTAINS_PATTERN,
+            columns=(column.name,),
+            # Every address holds an '@': the compiler runs the regular expression only where one is.
+            arguments={"pattern": EMAIL_PATTERN, "marker": "@"},
             hides_values=True,
         )
         for column in product.contract.columns

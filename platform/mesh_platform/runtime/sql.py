@@ -22,9 +22,9 @@ from mesh_platform.model.access import AccessDenied, may_read, refusal
 from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.model.identity import operator_reader
 from mesh_platform.model.mesh import SHARED_DOMAIN, SHARED_FOLDER, Mesh
-from mesh_platform.model.rules import quote
 from mesh_platform.runtime import sealed
 from mesh_platform.runtime.impersonation import record
+from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import plan_read, read_lazily
 
 WHERE = "mesh sql"

@@ -13,9 +13,10 @@ import duckdb
 from mesh_platform.model.descriptor import Domain, Product
 from mesh_platform.model.errors import ContractError, DescriptorError
 from mesh_platform.model.mesh import Mesh
-from mesh_platform.model.rules import TABLE, rules_for
+from mesh_platform.model.rules import Metric, rules_for
 from mesh_platform.runtime import sealed
-from mesh_platform.runtime.quality.engine import rule_error
+from mesh_platform.runtime.quality.compile import compile_rule
+from mesh_platform.runtime.quality.engine import DIALECT, rule_error
 
 
 def check_contract_identity(product: Product) -> None:
@@ -51,14 +52,14 @@ def check_references(product: Product, mesh: Mesh) -> None:
 def check_sql_rules(product: Product) -> None:
     """Bind every sql rule against an empty table of the contract's schema: a typo in a column
     name, or a rule reading a file, fails here, at load, rather than during a publish."""
-    rules = [r for r in rules_for(product.contract) if r.query]
+    rules = [r for r in rules_for(product.contract) if r.metric == Metric.SQL]
     if not rules:
         return
     with _binder().cursor() as con:  # a cursor of one in-memory database: a new database costs ~25 ms
         con.register("empty_batch", product.contract.arrow_schema().empty_table())
         for rule in rules:
             try:
-                con.sql(f"EXPLAIN {rule.query.replace(TABLE, 'empty_batch')}")
+                con.sql(f"EXPLAIN {compile_rule(rule, 'empty_batch', DIALECT).query}")
             except duckdb.Error as exc:
                 raise ContractError(product.contract_path, f"quality rule {rule.name}", f"the sql does not run: {rule_error(exc)}") from None
 

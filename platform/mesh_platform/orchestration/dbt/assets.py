@@ -32,7 +32,6 @@ from mesh_platform.model.errors import DescriptorError, PublishError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.model.redaction import without_values
-from mesh_platform.model.rules import quote
 from mesh_platform.orchestration.checks import check_results, check_specs, violation
 from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
 from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
@@ -42,6 +41,7 @@ from mesh_platform.orchestration.products.assets import port_reader
 from mesh_platform.runtime import sealed
 from mesh_platform.runtime.ports.delta import check_columns, publish
 from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
+from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.quality.engine import audit
 from mesh_platform.runtime.settings import mesh_home, storage_root, warehouse_path
 from mesh_platform.runtime.validation import check_dbt_model_columns

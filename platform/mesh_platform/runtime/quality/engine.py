@@ -1,5 +1,7 @@
 """Evaluate rules as set-based SQL in DuckDB: every row rule in one scan of the batch.
 
+The rules' SQL is written by `compile.py` for the DuckDB dialect; this module only runs it.
+
 The batch is a relation DuckDB can read in place: a table in the domain's own DuckDB file (dbt
 products) or an Arrow table registered on an in-memory connection (Python products). Referenced
 ports (relationships to global identifiers) are registered as Arrow datasets, read without a copy.
@@ -19,8 +21,11 @@ from typing import Any
 import duckdb
 
 from mesh_platform.model.redaction import redact_value, without_values
-from mesh_platform.model.rules import TABLE, Rule, quote, reference_view
+from mesh_platform.model.rules import Rule
+from mesh_platform.runtime.quality.compile import CompiledRule, compile_rule, quote, reference_view
 from mesh_platform.runtime.sealed import refusal
+
+DIALECT = "duckdb"
 
 SAMPLE_ROWS = 5
 REDACTED = "••• (personal data)"
@@ -40,7 +45,7 @@ class RuleResult:
         if self.error:
             return f"{self.rule.name}: could not be evaluated: {self.error}"
         rows = f", {self.failing_rows} failing rows" if self.failing_rows else ""
-        return f"{self.rule.name}: value {self.value} is not {self.rule.comparison}{rows}"
+        return f"{self.rule.name}: value {self.value} is not {self.rule.threshold}{rows}"
 
 
 def rule_error(exc: duckdb.Error) -> str:
@@ -50,16 +55,10 @@ def rule_error(exc: duckdb.Error) -> str:
                    "relationships reference") or without_values(" ".join(str(exc).split()))
 
 
-def _row_metric(rule: Rule) -> str:
-    # count_if is count(*) FILTER (WHERE ...) by another name and markedly faster in DuckDB, but
-    # it is NULL, not 0, when the predicate is NULL on every row (a range rule on an empty column).
-    return rule.metric if rule.metric else f"coalesce(count_if({rule.failing}), 0)"
-
-
-def _sample(con, relation: str, rule: Rule, personal: list[str]) -> list[dict[str, Any]]:
-    if not rule.failing:
+def _sample(con, relation: str, compiled: CompiledRule, personal: list[str]) -> list[dict[str, Any]]:
+    predicate, rule = compiled.failing, compiled.rule
+    if not predicate:
         return []
-    predicate = rule.failing.replace(TABLE, relation)
     if rule.hides_values:
         return _positions(con, relation, rule, predicate)
     masked = f" REPLACE ({', '.join(f'{_text(REDACTED)} AS {quote(c)}' for c in personal)})" if personal else ""
@@ -104,34 +103,36 @@ def audit(
             looked_up.setdefault(rule.reference[:2], set()).add(rule.reference[2])
     for (domain, product), columns in looked_up.items():
         try:
-            con.register(reference_view(domain, product).strip('"'), references(domain, product, sorted(columns)))
+            con.register(reference_view(domain, product), references(domain, product, sorted(columns)))
         except Exception as exc:  # an unreadable reference fails its rules, not the audit
             for r in rules:
                 if r.reference and r.reference[:2] == (domain, product):
                     results[r.name] = RuleResult(r, False, error=f"reference {domain}.{product}: {exc}")
 
-    scanned = [r for r in rules if r.name not in results and r.query is None]
-    select = ", ".join(["count(*)"] + [_row_metric(r).replace(TABLE, relation) for r in scanned])
+    compiled = {r.name: compile_rule(r, relation, DIALECT) for r in rules}
+    scanned = [compiled[r.name] for r in rules if r.name not in results and compiled[r.name].query is None]
+    select = ", ".join(["count(*)"] + [c.value for c in scanned])
     total, *values = con.sql(f"SELECT {select} FROM {relation}").fetchall()[0]
 
     def measure(rule: Rule, value: Any) -> RuleResult:
-        failing = value if rule.failing else None  # rows that break a row rule; extra copies of a key
+        failing = value if rule.counts_rows else None  # rows that break a row rule; extra copies of a key
         measured = (100.0 * value / total if total else 0.0) if rule.percent else value
         # An sql rule may measure text (`SELECT max(note) ...`): it is compared, then kept only if harmless.
-        return RuleResult(rule, rule.comparison.holds(measured), redact_value(measured), failing)
+        return RuleResult(rule, rule.threshold.holds(measured), redact_value(measured), failing)
 
-    for rule, value in zip(scanned, values):
-        results[rule.name] = measure(rule, value)
+    for c, value in zip(scanned, values):
+        results[c.rule.name] = measure(c.rule, value)
     for rule in rules:
-        if rule.query is not None and rule.name not in results:
+        query = compiled[rule.name].query
+        if query is not None and rule.name not in results:
             try:
-                results[rule.name] = measure(rule, con.sql(rule.query.replace(TABLE, relation)).fetchall()[0][0])
+                results[rule.name] = measure(rule, con.sql(query).fetchall()[0][0])
             except duckdb.Error as exc:
                 results[rule.name] = RuleResult(rule, False, error=rule_error(exc))
 
     ordered = [results[r.name] for r in rules]
     return [
-        RuleResult(r.rule, r.passed, r.value, r.failing_rows, _sample(con, relation, r.rule, list(personal_columns)), r.error)
+        RuleResult(r.rule, r.passed, r.value, r.failing_rows, _sample(con, relation, compiled[r.rule.name], list(personal_columns)), r.error)
         if not r.passed and not r.error else r
         for r in ordered
     ]
@@ -146,7 +147,7 @@ def describe_failures(results: list[RuleResult]) -> str:
 
 
 def result_metadata(result: RuleResult) -> Mapping[str, Any]:
-    metadata: dict[str, Any] = {"rule": result.rule.description, "expected": str(result.rule.comparison)}
+    metadata: dict[str, Any] = {"rule": result.rule.description, "expected": str(result.rule.threshold)}
     if result.value is not None:
         metadata["value"] = result.value
     if result.failing_rows is not None:
