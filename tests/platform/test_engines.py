@@ -183,5 +183,5 @@ def test_runs_of_one_domain_take_turns_on_the_engines_lock(tmp_path, mesh_home):
     for thread in threads:
         thread.join(10)
     assert order == ["first done", "second ran"]
-    assert said == [f"another run of domain 'lab' holds its duckdb lock (lab.lock); waiting for it to finish"]
+    assert said == ["another run of domain 'lab' holds its duckdb lock (lab.lock); waiting for it to finish"]
     assert engine.lock_path(tmp_path, "lab") == mesh_home.resolve() / "warehouse" / "lab.lock"
