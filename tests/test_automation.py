@@ -334,7 +334,7 @@ def test_dbt_internal_models_built_from_another_domain_react_too(tmp_path):
     """A staging model reading another domain's port reacts, so the product built on it sees the
     change; a model of the domain's own raw data and a scheduled product do not."""
     from mesh_platform.model.descriptor import Domain, DomainDescriptor, Product, ProductDescriptor
-    from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
+    from mesh_platform.runtime.engines.duckdb import PLUGIN_ALIAS
     from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 
     owner = {"team": "lab_team", "contact": "lab@mesh.example"}

@@ -21,7 +21,7 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.identity import domain_reader, operator_reader
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.policies import PolicyContext
-from mesh_platform.orchestration.dbt.port_source import Plugin
+from mesh_platform.runtime.engines.duckdb_port_source import Plugin
 from mesh_platform.orchestration.io_manager import PortIOManager
 from mesh_platform.runtime.global_policies import readable_inputs
 from mesh_platform.runtime.reading import plan_read, read_table

@@ -30,5 +30,5 @@ def test_a_schedule_is_accepted_exactly_when_dagster_would_run_it_as_written(exp
 
 def test_reading_descriptors_does_not_import_dagster():
     """dbt's port plugin reads every descriptor in each dbt process: Dagster would add seconds to each."""
-    code = "import sys, mesh_platform.orchestration.dbt.port_source, mesh_platform.model.mesh; print('dagster' in sys.modules)"
+    code = "import sys, mesh_platform.runtime.engines.duckdb_port_source, mesh_platform.model.mesh; print('dagster' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -116,11 +116,29 @@ class DomainDescriptor(_Strict):
     description: str
     owner: Owner
     dbt_project: str | None = None
+    # The compute engine the dbt project runs on (mesh_platform.runtime.engines); None is the
+    # default engine. The name is checked against the installed engines when the domain loads:
+    # the model layer does not know them.
+    engine: str | None = None
 
     @field_validator("name", "dbt_project")
     @classmethod
     def _snake(cls, value: str | None) -> str | None:
         return value if value is None else check_name(value, "name")
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_name(cls, value: str | None) -> str | None:
+        return value if value is None else check_name(value, "compute engine")
+
+    @model_validator(mode="after")
+    def _engine_runs_dbt(self) -> "DomainDescriptor":
+        # Python products are audited and published by the platform itself: an engine named
+        # without a dbt project would be silently ignored, so it is refused.
+        if self.engine is not None and self.dbt_project is None:
+            raise ValueError(f"engine {self.engine!r} is the compute engine of the domain's dbt project, and this domain "
+                             "declares no dbt_project; add dbt_project or remove engine")
+        return self
 
 
 class ProductDescriptor(_Strict):

@@ -27,6 +27,7 @@ from mesh_platform.orchestration.automation import location_automation, partitio
 from mesh_platform.orchestration.io_manager import PARTITION_COLUMN_KEY, PortIOManager
 from mesh_platform.orchestration.products.assets import python_product_asset
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
+from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
 from mesh_platform.runtime.settings import find_project_root
 from mesh_platform.runtime.validation import validate_domain
@@ -102,7 +103,7 @@ def domain_definitions(
         from mesh_platform.orchestration.dbt.assets import build_dbt_assets
         from mesh_platform.orchestration.dbt.project import DomainDbtProject
 
-        project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, root, dict(dbt_vars or {}))
+        project = DomainDbtProject(domain.name, root / "dbt_projects" / domain.descriptor.dbt_project, root, dict(dbt_vars or {}), engine_for(domain))
         dbt = build_dbt_assets(domain, project, mesh, governance)
         assets.append(dbt)
         dbt_models = {key.path[-1] for key in dbt.keys if key.path[0] == domain.name}

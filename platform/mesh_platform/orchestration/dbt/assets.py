@@ -1,14 +1,15 @@
-"""dbt products: `dbt build` in the domain's own DuckDB file, then write-audit-publish.
+"""dbt products: `dbt build` on the domain's compute engine, then write-audit-publish.
 
-Once dbt has exited (and let go of the file), each product model is checked against its contract
-where it lies — schema drift first, then every rule as SQL in DuckDB — and only a model that passes
-(and whose dbt tests passed) is published to its Delta port (DuckDB -> Arrow -> Delta).
+Once dbt has exited (and let go of the engine's storage), each product model is checked against
+its contract where it lies — schema drift first, then every rule as SQL in the engine — and only a
+model that passes (and whose dbt tests passed) is published to its Delta port (engine -> Arrow ->
+Delta). What is engine-specific (profile, port sources, reading a model, the run lock) is the
+domain's ComputeEngine's (mesh_platform.runtime.engines); DuckDB is the default.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import json
 import sys
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
     DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -33,38 +33,36 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.model.redaction import without_values
 from mesh_platform.orchestration.checks import check_results, check_specs, violation
-from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
 from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
 from mesh_platform.orchestration.products.assets import port_reader
-from mesh_platform.runtime import sealed
+from mesh_platform.runtime.engines import ComputeEngine
 from mesh_platform.runtime.ports.delta import check_columns, publish
 from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.quality.engine import audit
-from mesh_platform.runtime.settings import mesh_home, storage_root, warehouse_path
+from mesh_platform.runtime.settings import mesh_home, storage_root
 from mesh_platform.runtime.validation import check_dbt_model_columns
 
 _BATCH_ROWS = 1_000_000
 
 
-def _relation_of(manifest: Mapping[str, Any], domain: str, model: str) -> str:
+def _relation_of(manifest: Mapping[str, Any], engine: ComputeEngine, domain: str, model: str) -> str:
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] == model:
-            # Catalog left out: the manifest may come from a parse against another database file.
-            return f'{quote(node["schema"])}.{quote(node["alias"])}'
+            return engine.relation(node["schema"], node["alias"])
     raise PublishError(f"{product_id(domain, model)}: no dbt model named {model!r}")
 
 
 def audit_and_publish(
-    con: duckdb.DuckDBPyConnection, relation: str, product: Product, root: Path, run_id: str, rules: list
+    engine: ComputeEngine, con: Any, relation: str, product: Product, root: Path, run_id: str, rules: list
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
     """Check one product model where it lies; publish it only if every blocking rule passed."""
     key = dg.AssetKey(list(product.key))
     contract = product.contract
     try:
-        check_columns(con.sql(f"select * from {relation}").to_arrow_reader(1).schema, contract.arrow_schema(), product.id)
+        check_columns(engine.output_schema(con, relation), contract.arrow_schema(), product.id)
     except PublishError as drift:
         return [], None, drift
     results = audit(con, relation, rules, personal_columns=contract.personal_columns, references=port_reader(root, product.domain))
@@ -74,7 +72,7 @@ def audit_and_publish(
         return checks, None, problem
     result = publish(
         current_port_uri(storage_root(root), product.domain, product.name, contract),
-        con.sql(f"select * from {relation}").to_arrow_reader(_BATCH_ROWS),
+        engine.read_output(con, relation, batch_rows=_BATCH_ROWS),
         contract.arrow_schema(),
         label=product.id,
         commit_metadata=commit_metadata(contract, product.id, run_id),
@@ -99,12 +97,12 @@ def failure_summary(invocation) -> str:
     return "; ".join(lines) or "see the step's logs"
 
 
-def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh, project_dir: Path) -> None:
-    """Every source read through the port plugin must be a product this domain declares as input."""
+def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh, project: DomainDbtProject) -> None:
+    """Every source bound to an output port must be a product this domain declares as input."""
     declared = {port.id for product in domain.products.values() for port in product.inputs}
+    project_dir = project.project_dir
     for source in manifest["sources"].values():
-        meta = {**source.get("meta", {}), **source.get("config", {}).get("meta", {})}
-        if meta.get("plugin") != PLUGIN_ALIAS:
+        if not project.engine.binds_port(source):
             continue
         wanted = f"{source['source_name']}.{source['name']}"
         where = project_dir / source["original_file_path"]
@@ -121,7 +119,7 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, gove
     root = mesh.root
     manifest_path = project.prepare()
     manifest = json.loads(manifest_path.read_text())
-    check_input_sources(manifest, domain, mesh, project.project_dir)
+    check_input_sources(manifest, domain, mesh, project)
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["name"] in domain.products:
             check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
@@ -145,29 +143,10 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, gove
         allow_arbitrary_check_specs=True,
     )
     def _dbt_models(context):  # no annotation: postponed annotations would hide its type from Dagster
-        with one_run_at_a_time(root, domain.name, context.log):
+        with project.engine.one_run_at_a_time(root, domain.name, context.log):
             yield from _run_dbt(context, domain, project, root, manifest, governance)
 
     return _dbt_models
-
-
-@contextlib.contextmanager
-def one_run_at_a_time(root: Path, domain: str, log) -> Iterator[None]:
-    """Runs of one dbt domain take turns: its DuckDB file admits one writer, and its dbt target
-    folder is replaced by each run. Automation, schedules and `mesh build` may start two at once
-    (an input publishing while a rebuild of the domain is still running); the second waits."""
-    path = warehouse_path(root, domain).with_suffix(".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info(f"another run of domain {domain!r} holds its DuckDB file; waiting for it to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _ScrubbedLines(io.TextIOBase):
@@ -197,10 +176,9 @@ def _scrubbed(events: Iterator[Any]) -> Iterator[Any]:
 
 
 def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, manifest, governance) -> Iterator[Any]:
-    database = warehouse_path(root, domain.name)
-    database.parent.mkdir(parents=True, exist_ok=True)
+    engine = project.engine
     run_dir = mesh_home(root) / "dbt" / domain.name
-    profiles = write_profile(run_dir / "profile", database=str(database), project_root=str(root), domain=domain.name)
+    profiles = write_profile(run_dir / "profile", engine, project_root=root, domain=domain.name)
     dbt = MeshDbtCli(project_dir=str(project.project_dir), profiles_dir=str(profiles), dbt_executable=dbt_executable())
     # One target folder per domain, replaced on each run: no pile of per-run folders.
     target = run_dir / "target"
@@ -212,7 +190,7 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
         if isinstance(event, dg.Output):
             model = context.asset_key_for_output(event.output_name).path[-1]
             if model in domain.products:
-                held[model] = event  # published after dbt lets go of the DuckDB file
+                held[model] = event  # published after dbt lets go of the engine's storage
                 continue
         if isinstance(event, dg.AssetCheckResult) and not event.passed and event.severity == dg.AssetCheckSeverity.ERROR:
             failed_tests.add(event.asset_key.path[-1])
@@ -220,14 +198,13 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
 
     problems: list[str] = []
     selected_checks = context.selected_asset_check_keys
-    # Sealed: contract sql rules are user-written, and this process can reach every domain's files.
-    with sealed.connect(str(database), read_only=True) as con:
+    with engine.open_outputs(root, domain.name) as con:  # sealed: contract sql rules are user-written
         for model, event in held.items():
             product = domain.products[model]
             if model in failed_tests:
                 problems.append(f"{product.id} was not published: a dbt test of the model failed")
                 continue
-            checks, metadata, problem = audit_and_publish(con, _relation_of(manifest, domain.name, model), product, root, context.run.run_id, governance.audit_rules(product))
+            checks, metadata, problem = audit_and_publish(engine, con, _relation_of(manifest, engine, domain.name, model), product, root, context.run.run_id, governance.audit_rules(product))
             if metadata is not None:
                 yield event.with_metadata({**event.metadata, **metadata})
             yield from (c for c in checks if dg.AssetCheckKey(c.asset_key, c.check_name) in selected_checks)

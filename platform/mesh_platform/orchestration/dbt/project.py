@@ -1,7 +1,8 @@
 """A domain's dbt project: its profile (written by the platform) and a fresh manifest.
 
-Every dbt project uses the profile `mesh`; the platform writes it per domain because only the
-platform knows where the domain's DuckDB file and the ports live.
+Every dbt project uses the profile `mesh`; the platform writes it per domain from the domain's
+compute engine (mesh_platform.runtime.engines), because only the platform knows where the
+domain's models are built and where the ports live.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from mesh_platform.model.errors import DescriptorError
-from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
-from mesh_platform.runtime.settings import warehouse_path
+from mesh_platform.runtime.engines import ComputeEngine, DuckDBEngine
 
 PROFILE_NAME = "mesh"
 _IGNORED = {"target", "logs", "dbt_packages"}
@@ -51,29 +51,10 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
-def write_profile(folder: Path, *, database: str, project_root: str, domain: str) -> Path:
-    # One dbt thread: DuckDB already spreads each query over every core, and two threads that
-    # reference the same input port race to create its view ("Catalog write-write conflict").
+def write_profile(folder: Path, engine: ComputeEngine, *, project_root: Path, domain: str) -> Path:
+    """Write the profile `mesh` of the domain's dbt runs into `folder` (dbt's --profiles-dir)."""
     folder.mkdir(parents=True, exist_ok=True)
-    profile = {
-        PROFILE_NAME: {
-            "target": "mesh",
-            "outputs": {
-                "mesh": {
-                    "type": "duckdb",
-                    "path": database,
-                    "threads": 1,
-                    "plugins": [
-                        {
-                            "module": "mesh_platform.orchestration.dbt.port_source",
-                            "alias": PLUGIN_ALIAS,
-                            "config": {"project_root": project_root, "domain": domain},
-                        }
-                    ],
-                }
-            },
-        }
-    }
+    profile = {PROFILE_NAME: {"target": "mesh", "outputs": {"mesh": engine.profile_target(project_root, domain)}}}
     path = folder / "profiles.yml"
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
@@ -96,6 +77,8 @@ class DomainDbtProject:
     project_dir: Path
     root: Path  # the mesh project: where the domain's runs write (their dbt profile)
     vars: dict = field(default_factory=dict, hash=False)
+    # The engine the domain.yaml names (engine_for); DuckDB, the default, for a project built by hand.
+    engine: ComputeEngine = field(default_factory=DuckDBEngine, hash=False, compare=False)
 
     @property
     def manifest_path(self) -> Path:
@@ -132,7 +115,7 @@ class DomainDbtProject:
         with tempfile.TemporaryDirectory() as profiles:
             # The very profile the domain's runs use: dbt keys its partial-parse state on the
             # profile, so a run starting from this parse's state skips the full parse.
-            write_profile(Path(profiles), database=str(warehouse_path(self.root, self.domain)), project_root=str(self.root), domain=self.domain)
+            write_profile(Path(profiles), self.engine, project_root=self.root, domain=self.domain)
             try:
                 completed = subprocess.run(
                     [dbt_executable(), "parse", "--project-dir", str(self.project_dir), "--profiles-dir", profiles,

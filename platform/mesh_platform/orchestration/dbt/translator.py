@@ -18,8 +18,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from mesh_platform.model.descriptor import Domain
 from mesh_platform.orchestration.automation import on_new_input_version, reacting_products
-from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
 from mesh_platform.orchestration.products.metadata import freshness_of, owners_of, policy_metadata, product_metadata, product_tags
+from mesh_platform.runtime.engines import engine_for
 
 
 class MeshDbtTranslator(DagsterDbtTranslator):
@@ -29,6 +29,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         self.root = root
         self.governance = governance
         self.manifest = manifest  # to follow a model's lineage to the ports it reads
+        self.engine = engine_for(domain)  # which sources are bound to output ports is the engine's to say
         self._reacting = reacting_products(domain.name, domain.products)
         self._reacts: dict[str, bool] = {}
 
@@ -91,8 +92,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         assert self.manifest is not None
         if unique_id in self.manifest.get("sources", {}):
             source = self.manifest["sources"][unique_id]
-            meta = {**source.get("meta", {}), **source.get("config", {}).get("meta", {})}
-            if meta.get("plugin") != PLUGIN_ALIAS:
+            if not self.engine.binds_port(source):
                 return False  # a domain's own raw data: its schedule publishes it
             return source["source_name"] != self.domain.name or source["name"] in self._reacting
         node = self.manifest.get("nodes", {}).get(unique_id)

@@ -5,6 +5,10 @@ with `meta: {plugin: mesh_port}`. The plugin reads the port through the platform
 path — access checked, the pinned contract major resolved, personal columns masked — and hands
 DuckDB an Arrow dataset: the consumer never opens the producer's DuckDB file, and nothing needs
 DuckDB's delta extension.
+
+How the DuckDB engine binds input ports (duckdb.py): its profile names this module, by path, as
+the plugin with alias `mesh_port`, configured as the reading domain. It imports no Dagster: it
+runs in every dbt process.
 """
 
 from __future__ import annotations
@@ -20,8 +24,6 @@ from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.runtime.reading import plan_read, read_lazily
-
-PLUGIN_ALIAS = "mesh_port"
 
 
 class Plugin(BasePlugin):
