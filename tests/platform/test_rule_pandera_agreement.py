@@ -100,7 +100,7 @@ def test_the_rules_use_every_metric_pandera_checks_and_pandera_leaves_out_only_w
     assert [c.name for c in pandera_schema(CONTRACT).checks] == [r.name for r in rules_for(CONTRACT) if r.metric != Metric.SQL]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=30, deadline=None)  # ~1 min on 2 busy cores; the @examples pin the edge cases
 @given(rows=rows)
 @example(rows=[])
 @example(rows=[{"id": i, "score": 50.0, "label": label, "code": "x", "contact": "a@b.co", "day": dt.date(2024, 3, 9), "month_shift": 0}

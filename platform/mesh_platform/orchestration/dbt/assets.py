@@ -40,7 +40,6 @@ from mesh_platform.orchestration.products.assets import port_reader
 from mesh_platform.runtime.engines import ComputeEngine
 from mesh_platform.runtime.ports.delta import check_columns, publish
 from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
-from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.quality.engine import audit
 from mesh_platform.runtime.settings import mesh_home, storage_root
 from mesh_platform.runtime.validation import check_dbt_model_columns
