@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from mesh_platform.model.rules import quote
+from mesh_platform.runtime.quality.compile import quote
 
 
 class ComputeEngine(ABC):
