@@ -1,7 +1,8 @@
-"""Shared fixtures: the real project, copies of it, and a fully built mesh (built once)."""
+"""Shared fixtures: the real project, copies of it, and a fully built mesh (built once per run)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
+from xdist.scheduler import LoadGroupScheduling
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -73,19 +76,75 @@ def mesh_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items):
-    # Under `-n 2 --dist loadgroup`, each file's tests run on one worker (its module fixtures are
-    # built once), and every test reading the built demo mesh shares one worker, so it is built once.
-    for item in items:
-        group = "built_mesh" if "built_mesh" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+class FileScheduling(LoadGroupScheduling):
+    """`--dist loadgroup` with each test file one unit of work, its slowest files handed out first.
+
+    pytest-xdist 3.8 marks a test's group by rewriting `item._nodeid`, which pytest 9 no longer
+    reads (a node's id is `item._id`): every test became its own unit, so both workers built each
+    file's module fixtures and the demo mesh. Grouping by file here keeps a file's module fixtures
+    on one worker whatever xdist does with markers; an explicit `@group` suffix still wins."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        scope = super()._split_scope(nodeid)
+        return nodeid.split("::", 1)[0] if scope == nodeid else scope
+
+    def _assign_work_unit(self, node) -> None:
+        # xdist orders files by their number of tests; a file of one test taking minutes would
+        # then start last and leave the other worker idle at the end.
+        for scope in reversed(SLOWEST_FILES):
+            if scope in self.workqueue:
+                self.workqueue.move_to_end(scope, last=False)
+        super()._assign_work_unit(node)
+
+
+# Files whose set-up or single test takes a minute or more (`--durations`), slowest first.
+SLOWEST_FILES = (
+    "tests/test_benchmark_smoke.py",
+    "tests/test_automation.py",
+    "tests/test_blast_radius.py",
+    "tests/test_tutorial.py",
+    "tests/test_scaffold.py",
+    "tests/test_conventions.py",
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "loadgroup":
+        return FileScheduling(config, log)
+    return None
+
+
+def build_demo_mesh(home: Path) -> subprocess.CompletedProcess:
+    result = run_mesh(["build"], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 @pytest.fixture(scope="session")
 def built_mesh(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """The whole demo mesh built once with the real `mesh build` into a temporary MESH_HOME."""
-    home = tmp_path_factory.mktemp("built") / "mesh_home"
-    result = run_mesh(["build"], home)
-    assert result.returncode == 0, result.stdout + result.stderr
+    """The whole demo mesh built once with the real `mesh build` into a temporary MESH_HOME.
+
+    Under xdist the workers share one build (xdist's documented pattern): the first to need it
+    builds under a lock in the run's common temporary folder, the other waits and reuses it. Tests
+    only read it; a test that writes into a MESH_HOME takes a `private_home` copy instead."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        home = tmp_path_factory.mktemp("built") / "mesh_home"
+        return home, build_demo_mesh(home)
+    shared = tmp_path_factory.getbasetemp().parent / "built"
+    shared.mkdir(exist_ok=True)
+    home, record = shared / "mesh_home", shared / "build.json"
+    with FileLock(str(shared / "build.lock")):
+        if not record.is_file():
+            result = run_mesh(["build"], home)
+            record.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
+                                          "stdout": result.stdout, "stderr": result.stderr}))
+    result = subprocess.CompletedProcess(**json.loads(record.read_text()))
+    assert result.returncode == 0, result.stdout + result.stderr  # a failed build fails on both workers
     return home, result
+
+
+def private_home(built_mesh, destination: Path) -> Path:
+    """A copy of the built mesh's MESH_HOME for a test that writes into it (or watches it stay
+    unchanged): the shared one is read by the other worker's tests at the same time."""
+    return shutil.copytree(built_mesh[0], destination, symlinks=True)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, private_home
 
 
 def snapshot(folder) -> dict[str, tuple[int, int]]:
@@ -17,7 +17,7 @@ def test_the_suite_ignores_a_users_mesh_home_with_published_ports(built_mesh, tm
     """With MESH_HOME (and friends) pointing at a mesh whose ports are published — as the README
     lets a user set them — the tests that compare contracts with published ports still pass, and
     the user's mesh is neither read into the results nor written."""
-    home, _ = built_mesh
+    home = private_home(built_mesh, tmp_path / "users_mesh_home")  # no other test writes here meanwhile
     before = snapshot(home)
     env = {**os.environ, "MESH_HOME": str(home), "MESH_STORAGE_ROOT": str(home / "storage"),
            "MESH_MASKING_KEY": "the-users-own-key", "DAGSTER_HOME": str(home / "dagster")}

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import BIN, ROOT, copy_project, mesh_env, run_mesh
+from tests.conftest import BIN, ROOT, copy_project, mesh_env, private_home, run_mesh
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 
@@ -88,8 +88,8 @@ def test_a_session_opens_with_what_loads_and_names_what_did_not(built_mesh, tmp_
     assert f"error: fleet.aircraft is not in this session: it did not load: {project / path}" in session.stderr
 
 
-def test_impersonation_is_said_and_recorded_without_the_query(built_mesh):
-    home, _ = built_mesh
+def test_impersonation_is_said_and_recorded_without_the_query(built_mesh, tmp_path):
+    home = private_home(built_mesh, tmp_path / "mesh_home")  # its access log gets only this test's lines
     log = home / "logs" / "access.log"
     before = len(log.read_text().splitlines()) if log.exists() else 0
     address = "jane.roe@example.com"  # a literal in a query may be personal data: never recorded
