@@ -21,7 +21,7 @@ from tests.helpers.tree import changes, source_files
 
 BY_COMMAND = [
     ["new", "product", "fleet", "carrier_census", "--dbt", "--input", "shared.carriers"],
-    ["new", "product", "fleet", "fleet_summary", "--python", "--input", "fleet.aircraft"],
+    ["new", "product", "fleet", "fleet_summary", "--python", "--input", "shared.calendar"],
 ]
 GENERATED = "dbt_projects/fleet/models/_mesh"
 
