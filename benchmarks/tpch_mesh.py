@@ -114,21 +114,6 @@ def descriptor(product: Product) -> dict:
     return data
 
 
-def schema_yml(spec: DomainSpec) -> dict:
-    models = []
-    for name in spec.products:
-        p = PRODUCTS[name]
-        columns = []
-        for c in p.columns:
-            col: dict = {"name": c.name, "data_type": c.type.lower(), "description": c.description}
-            if c.pk:
-                col["data_tests"] = ["unique", "not_null"]
-            columns.append(col)
-        models.append({"name": name, "description": f"{p.description} (product {p.domain}.{name}).",
-                       "config": {"contract": {"enforced": True}}, "columns": columns})
-    return {"version": 2, "models": models}
-
-
 PORT_MACRO = """\
 {# An input port. In the mesh: the producer's port, through the platform's mesh_port plugin.
    With --vars '{tpch_plain: true}' (the plain-dbt baseline, no platform): the upstream table
@@ -174,17 +159,8 @@ def write_domain_files(root: Path, spec: DomainSpec, data_dir: Path) -> None:
             sql = render_sql(p, tpch="", relation=lambda q: f"{{{{ port('{q.domain}', '{q.name}') }}}}")
         (project / "models").mkdir(parents=True, exist_ok=True)
         (project / "models" / f"{name}.sql").write_text(f"-- {p.description}\n{sql}\n")
-    dump(project / "models" / "schema.yml", schema_yml(spec))
+    # The models' yml (contract columns, input ports as sources) is the platform's to generate.
     if spec.kind != "source-aligned":
-        producers: dict[str, set[str]] = {}
-        for name in spec.products:
-            for port in PRODUCTS[name].inputs:
-                d, n = port.split(".")
-                producers.setdefault(d, set()).add(n)
-        dump(project / "models" / "sources.yml",
-             {"version": 2, "sources": [{"name": d, "config": {"meta": {"plugin": "mesh_port"}},
-                                          "tables": [{"name": n} for n in sorted(ns)]} for d, ns in sorted(producers.items())]},
-             "# Input ports: other domains' products, read from their ports by the platform's mesh_port plugin.\n")
         (project / "macros").mkdir(parents=True, exist_ok=True)
         (project / "macros" / "port.sql").write_text(PORT_MACRO)
 

@@ -18,7 +18,8 @@ from tests.conftest import copy_project, run_mesh
 
 CARRIERS = "shared_assets/contracts/carriers.odcs.yaml"
 AIRCRAFT = "domains/fleet/contracts/aircraft.odcs.yaml"
-FLEET_YML = "dbt_projects/fleet/models/schema.yml"
+# A product model's yml is generated from its contract; one written by hand beside it is refused.
+FLEET_YML = "dbt_projects/fleet/models/aircraft.yml"
 
 
 def edit(path: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
@@ -66,12 +67,8 @@ CASES = {
                                                    "shared_assets/contracts/timezones.odcs.yaml", None, "no product claims this contract"),
     "two products claiming the same port": (write("shared_assets/products/airlines.yaml", "name: airlines\ndescription: x\ncontract: contracts/carriers.odcs.yaml\n"),
                                             "shared_assets/products/carriers.yaml", "contract", "already claimed by product 'airlines'"),
-    "contract column the model does not produce": (edit(AIRCRAFT, "      - {name: manufacturer,", "      - {name: country, logicalType: string, description: Country of registration.}\n      - {name: manufacturer,"),
-                                                   FLEET_YML, "models.aircraft.columns", "the contract declares ['country'], which the model does not produce"),
-    "model column the contract does not declare": (edit(AIRCRAFT, "      - {name: model, logicalType: string, physicalType: VARCHAR, required: true, description: Model designation.}\n", ""),
-                                                   FLEET_YML, "models.aircraft.columns", "the model produces ['model'], which the contract aircraft.odcs.yaml does not declare"),
-    "dbt column type disagreeing with the contract": (edit(FLEET_YML, "{name: seats, data_type: integer", "{name: seats, data_type: varchar"),
-                                                      FLEET_YML, "models.aircraft.columns.seats.data_type", "expected INTEGER (as in the contract), found varchar"),
+    "a hand-written yml for a product model": (write(FLEET_YML, "version: 2\nmodels:\n  - name: aircraft\n    columns: [{name: seats, data_type: varchar}]\n"),
+                                               FLEET_YML, "models.aircraft", "is described by the platform's generated models/_mesh/aircraft.yml (from its contract)"),
 }
 
 

@@ -32,13 +32,16 @@ def test_an_input_port_that_does_not_exist_fails_at_load_with_the_closest_produc
     assert "closest existing products: flight_operations.flights" in message
 
 
-def test_a_dbt_source_that_names_no_product_fails_at_load(project):
-    sources = project / "dbt_projects" / "punctuality" / "models" / "sources.yml"
-    sources.write_text(sources.read_text().replace("- name: aircraft", "- name: aircrafts"))
+def test_a_dbt_source_no_product_declares_fails_at_load_saying_how_to_declare_it(project):
+    """Sources are generated from the descriptors' inputs: a model reading an undeclared one is
+    told to declare it, not only dbt's "source not found"."""
     model = project / "dbt_projects" / "punctuality" / "models" / "aircraft_age_performance.sql"
     model.write_text(model.read_text().replace("'aircraft'", "'aircrafts'"))
-    with pytest.raises(UnknownProductError, match=r"sources.yml\) declares input port 'fleet.aircrafts'.*fleet.aircraft"):
+    with pytest.raises(DescriptorError) as error:
         domain_definitions(project / "domains" / "punctuality" / "definitions.py", products=[weather_impact])
+    message = str(error.value)
+    assert "depends on a source named 'fleet.aircrafts' which was not found" in message
+    assert "once the product's descriptor lists <domain>.<product> in its inputs" in message
 
 
 def test_a_python_product_must_take_its_declared_inputs(project):

@@ -1,6 +1,5 @@
 """Flight operations: the departures log of the NYC airports, one month at a time."""
 
-from domains.flight_operations.departures import flights
 from mesh_platform import domain_definitions
 
-defs = domain_definitions(__file__, products=[flights])
+defs = domain_definitions(__file__)

@@ -122,6 +122,9 @@ def validate(
             status = "[green]ok[/]" if report.ok else f"[red]error:[/] {escape(report.error or '')}"
             table.add_row(report.domain, ", ".join(report.products), status)
         console.print(table)
+        for report in reports:
+            for note in report.notes:
+                console.print(f"[yellow]note:[/] {escape(report.domain)}: {escape(note)}", soft_wrap=True)
         console.print(_policy_table([f for r in reports for f in r.policies], show_all))
     if not all(r.ok for r in reports) or any(f["status"] == "fail" and f["severity"] == "error" for r in reports for f in r.policies):
         raise typer.Exit(code=1)

@@ -2,13 +2,12 @@
 by `dagster dev`, `mesh dev` and `mesh build`) and the dg workspace in `pyproject.toml` (read by
 `dg check defs` and `dg dev`), whose projects each hold a `dg.toml` and a `.env`.
 
-`missing_locations` says, one line per gap, which file to fix; `add_dg_project` is the one edit
-`mesh new domain` makes to `pyproject.toml`.
+`missing_locations` says, one line per gap, which file to fix (`mesh new domain` adds a domain to
+both: cli.scaffold.workspace_files).
 """
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from pathlib import Path
 
@@ -77,35 +76,3 @@ def _lines(path: Path) -> list[str]:
         return [line.strip() for line in path.read_text().splitlines()]
     except OSError:
         return []
-
-
-def add_dg_project(text: str, path: str) -> str | None:
-    """pyproject.toml's text with a `[[tool.dg.workspace.projects]]` table for `path` after the
-    last one, everything else kept; None when the file has another shape (no such table, or the
-    result would not read back as exactly one project more)."""
-    try:
-        before = tomllib.loads(text)
-        projects = before["tool"]["dg"]["workspace"]["projects"]
-    except (tomllib.TOMLDecodeError, KeyError, TypeError):
-        return None
-    if not isinstance(projects, list):
-        return None
-    lines = text.splitlines(keepends=True)
-    headers = [i for i, line in enumerate(lines) if line.strip() == DG_PROJECT_HEADER]
-    if not headers:
-        return None
-    # The last project's table ends at the next table header; comments and blank lines just
-    # before that header belong to it.
-    end = next((i for i in range(headers[-1] + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
-    while end > headers[-1] + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
-        end -= 1
-    if lines[end - 1].endswith("\n") is False:
-        lines[end - 1] += "\n"
-    table = ["\n", f"{DG_PROJECT_HEADER}\n", f'path = "{path}"\n']
-    result = "".join(lines[:end] + table + lines[end:])
-    expected = copy.deepcopy(before)
-    expected["tool"]["dg"]["workspace"]["projects"].append({"path": path})
-    try:
-        return result if tomllib.loads(result) == expected else None
-    except tomllib.TOMLDecodeError:
-        return None

@@ -1,8 +1,9 @@
 """The one entry point a domain calls to become a Dagster code location.
 
-    defs = domain_definitions(__file__, products=[flights])
+    defs = domain_definitions(__file__)
 
-reads the domain's descriptors and contracts, checks every input port exists in the mesh, builds
+finds the domain's `@product` functions in its package (orchestration.products.discovery), reads
+the domain's descriptors and contracts, checks every input port exists in the mesh, builds
 the Python and dbt products as assets with owners, contract schema and port IO, and declares the
 other domains' products it reads so that Dagster draws the edges across code locations. The
 location also carries its automation (mesh_platform.orchestration.automation): the schedules of its source-aligned
@@ -26,6 +27,7 @@ from mesh_platform.model.product import PythonProduct
 from mesh_platform.orchestration.automation import location_automation, partitions_of
 from mesh_platform.orchestration.io_manager import PARTITION_COLUMN_KEY, PortIOManager
 from mesh_platform.orchestration.products.assets import python_product_asset
+from mesh_platform.orchestration.products.discovery import discover_products
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
 from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
@@ -72,12 +74,14 @@ def _input_specs(domain: Domain, mesh: Mesh) -> list[dg.AssetSpec]:
 def domain_definitions(
     domain_file: str | Path,
     *,
-    products: Sequence[PythonProduct] = (),
+    products: Sequence[PythonProduct] | None = None,
     dbt_vars: Mapping[str, Any] | None = None,
     policies: Sequence[Policy] = (),
 ) -> dg.Definitions:
     """Build the code location of the domain whose folder holds `domain_file`.
 
+    The Python products are the `@product` functions found in the domain's package; `products`,
+    when given, is used instead of looking (tests swap in an implementation that way).
     `policies` are the domain's own, added to the mesh's global policies (never replacing one).
     A product violating an error policy keeps the whole domain from deploying, with the reason."""
     folder = Path(domain_file).resolve().parent
@@ -92,10 +96,11 @@ def domain_definitions(
         raise PolicyViolation(domain.name, report)
     governance = Governance(governing, report)
 
-    implementations = {impl.name: impl for impl in products}
+    implementations = discover_products(root, folder) if products is None else {impl.name: impl for impl in products}
     for name, impl in implementations.items():
         if name not in domain.products:
-            raise DescriptorError(domain.folder / "products", name, f"{impl.where} implements a product with no descriptor products/{name}.yaml")
+            raise DescriptorError(domain.folder / "products" / f"{name}.yaml", None,
+                                  f"missing: {impl.where} is an @product function for product {domain.name}.{name}, which has no descriptor")
 
     assets: list[Any] = [python_product_asset(domain.products[n], impl, root, governance) for n, impl in implementations.items()]
     dbt_models: set[str] = set()
@@ -109,8 +114,12 @@ def domain_definitions(
         dbt_models = {key.path[-1] for key in dbt.keys if key.path[0] == domain.name}
 
     for name, product in domain.products.items():
+        if name in implementations and name in dbt_models:
+            raise DescriptorError(product.path, "name", f"product {product.id} has two implementations: {implementations[name].where} and the dbt model {name!r}; keep one")
         if name not in implementations and name not in dbt_models:
-            raise DescriptorError(product.path, "name", f"product {product.id} has no implementation: no @product function and no dbt model named {name!r}")
+            where = f"no @product function named {name!r} in {domain.folder}/*.py" + (
+                f" and no dbt model {name!r} in dbt_projects/{domain.descriptor.dbt_project}" if domain.descriptor.dbt_project else "")
+            raise DescriptorError(product.path, "name", f"product {product.id} has no implementation: {where}")
 
     product_keys = {dg.AssetKey(list(p.key)) for p in domain.products.values()}
     internal_keys = {key for asset in assets for key in asset.keys} - product_keys  # dbt models that are no product

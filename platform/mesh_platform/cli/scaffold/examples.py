@@ -19,7 +19,7 @@ def ident(name: str) -> str:
 def summary_sql(domain: str, product: str, design: Design, relation: dict[str, str]) -> str:
     """The dbt model of a summary; `relation` maps an input's id to its `source(...)`/`ref(...)`."""
     header = wrap(f"{product}: {design.purpose} Made by `mesh new product`: replace it with the product's logic, and keep "
-                  f"models/schema.yml and domains/{domain}/contracts/{product}.odcs.yaml in step with its columns.", "-- ")
+                  f"its columns those of domains/{domain}/contracts/{product}.odcs.yaml (its yml is generated from it).", "-- ")
     others = [{"relation": relation[other.id], "name": ident(name), "per_key": per_key, "alias": f"input_{index + 1}"}
               for index, (other, name, per_key) in enumerate(design.others, start=1)]
     first = {"relation": relation[design.first.id], "name": ident(design.first_count)}

@@ -32,6 +32,8 @@ class Plan:
     # A product of `shared` defines global identifiers every other product is checked against: the
     # error policies the mesh failed before, so the check can tell what the new product breaks.
     baseline: set[tuple[str, str, str]] | None = None
+    # A dbt product's yml is the platform's to generate: once the files are written, from them.
+    dbt_project: Path | None = None
 
     def create(self, path: Path, text: str) -> None:
         if path.exists() or path in self.creates:

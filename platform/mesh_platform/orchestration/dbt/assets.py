@@ -33,6 +33,7 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.model.redaction import without_values
 from mesh_platform.orchestration.checks import check_results, check_specs, violation
+from mesh_platform.orchestration.dbt.generated import check_no_hand_written_product_yml, write_generated
 from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
@@ -42,7 +43,6 @@ from mesh_platform.runtime.ports.delta import check_columns, publish
 from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
 from mesh_platform.runtime.quality.engine import audit
 from mesh_platform.runtime.settings import mesh_home, storage_root
-from mesh_platform.runtime.validation import check_dbt_model_columns
 
 _BATCH_ROWS = 1_000_000
 
@@ -116,12 +116,13 @@ def check_input_sources(manifest: Mapping[str, Any], domain: Domain, mesh: Mesh,
 
 def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, governance) -> dg.AssetsDefinition:
     root = mesh.root
+    # The contract's columns and the input ports, written before dbt parses; a product model's
+    # columns are then the contract's by construction (dbt enforces them at build).
+    check_no_hand_written_product_yml(domain, project.project_dir)
+    write_generated(domain, project.project_dir, root)
     manifest_path = project.prepare()
     manifest = json.loads(manifest_path.read_text())
     check_input_sources(manifest, domain, mesh, project)
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["name"] in domain.products:
-            check_dbt_model_columns(domain.products[node["name"]], node, project.project_dir)
     translator = MeshDbtTranslator(domain, root, governance, manifest=manifest)
     specs, dbt_checks = build_dbt_specs(
         translator=translator, manifest=manifest, select=DBT_DEFAULT_SELECT, exclude=DBT_DEFAULT_EXCLUDE,

@@ -129,7 +129,7 @@ class DomainDbtProject:
         if completed.returncode != 0:
             lines = [l for l in (completed.stdout + completed.stderr).splitlines() if l.strip()]
             detail = " | ".join(l.split("  ", 1)[-1].strip() for l in lines[-6:])
-            raise DescriptorError(self.project_dir, "dbt parse", f"the dbt project does not parse: {detail}")
+            raise DescriptorError(self.project_dir, "dbt parse", f"the dbt project does not parse: {detail}{_hint(detail)}")
         stamp.write_text(fingerprint)
 
     def clean_run_folder(self, folder: Path) -> None:
@@ -145,3 +145,12 @@ class DomainDbtProject:
             return
         with contextlib.suppress(FileNotFoundError):  # a parse running elsewhere replaces it
             shutil.copyfile(self.project_dir / "target" / PARTIAL_PARSE_FILE, previous)
+
+
+def _hint(detail: str) -> str:
+    """What to change when dbt's message names a symptom of the mesh's own rules."""
+    if "depends on a source named" in detail:
+        # The platform generates a source per input port: an undeclared input has none.
+        return (" (a model reads another domain's product as source('<domain>', '<product>') once the product's "
+                "descriptor lists <domain>.<product> in its inputs: the platform then generates that source)")
+    return ""

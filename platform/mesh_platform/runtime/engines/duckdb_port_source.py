@@ -1,7 +1,8 @@
 """A dbt-duckdb plugin that makes another domain's output port readable as a dbt source.
 
-A consumer's `sources.yml` names the producer domain as the source and its products as tables,
-with `meta: {plugin: mesh_port}`. The plugin reads the port through the platform's governed read
+Each input port of a consumer is a dbt source the platform generates (orchestration.dbt.generated,
+`source_entry`): the producer domain as the source, its product as the table, with
+`meta: {plugin: mesh_port}`. The plugin reads the port through the platform's governed read
 path — access checked, the pinned contract major resolved, personal columns masked — and hands
 DuckDB an Arrow dataset: the consumer never opens the producer's DuckDB file, and nothing needs
 DuckDB's delta extension.
