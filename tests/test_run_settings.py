@@ -15,7 +15,8 @@ import dagster as dg
 import pytest
 
 from mesh_platform.model.errors import MeshError
-from mesh_platform.runtime.settings import run_settings
+from mesh_platform.orchestration.runs import EXECUTOR_DEFS
+from mesh_platform.runtime.settings import EXECUTORS, run_settings
 from tests.conftest import BIN, ROOT, free_port, group_ends, mesh_env
 from tests.helpers.executors import steps_executed
 
@@ -46,6 +47,7 @@ def test_the_settings_default_to_in_process_and_the_instance_under_mesh_home(tmp
     monkeypatch.setenv("MESH_EXECUTOR", "celery")
     with pytest.raises(MeshError, match="^MESH_EXECUTOR must be one of in_process, multiprocess, found 'celery'$"):
         run_settings(ROOT)
+    assert set(EXECUTOR_DEFS) == set(EXECUTORS)  # every value the setting accepts maps to a Dagster executor
 
 
 def test_mesh_build_records_under_mesh_home_and_steps_in_process_by_default(tmp_path):
