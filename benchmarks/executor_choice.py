@@ -1,12 +1,13 @@
 """In-process vs multiprocess executor for `mesh build`, timed on the demo mesh.
 
-`mesh build` runs each domain's `build_<domain>` job with `execute_in_process` (one process, steps
-in sequence). Dagster's default is the multiprocess executor (one process per step, steps in
-parallel up to the core count), which buys parallelism at the price of starting a process and
-re-importing the code location for every step. This script measures both on the same machine in
-the same run, so that the choice documented in platform/mesh_platform/orchestration/build.py rests on figures:
+Every run of the mesh (`mesh build`'s and the daemon's) steps through the executor `MESH_EXECUTOR`
+names; its default is in-process (one process, steps in sequence). Dagster's default is the
+multiprocess executor (one process per step, steps in parallel up to the core count), which buys
+parallelism at the price of starting a process and re-importing the code location for every step.
+This script measures both on the same machine in the same run, so that the default documented in
+platform/mesh_platform/runtime/settings.py rests on figures:
 
-  in-process    job.execute_in_process(instance=..., tags=...), as mesh build does;
+  in-process    job.execute_in_process(instance=..., tags=...);
   multiprocess  dagster.execute_job(reconstructable job with multiprocess_executor, instance=...).
 
 Domains are built in dependency order (later domains read earlier domains' ports), each variant

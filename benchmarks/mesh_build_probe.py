@@ -45,7 +45,7 @@ def mesh_probe(timings_path: Path, argv: list[str]) -> None:
     A.check_columns = timed(A.check_columns, span("drift", lambda schema, contract_schema, label: label))
     A.publish = timed(A.publish, span("publish", lambda uri, *a, **k: k.get("label", "")))
     B.load_location = timed(B.load_location, span("load_location", lambda root, module: module))
-    B._run_domain = timed(B._run_domain, span("run_domain", lambda instance, job, on_event: job.name))
+    B._run_domain = timed(B._run_domain, span("run_domain", lambda instance, job, *rest: job.job_name))
     B.build = timed(B.build, span("build"))
 
     original_cli, original_stream = DbtCliResource.cli, DbtCliInvocation.stream

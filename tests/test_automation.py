@@ -35,6 +35,7 @@ from mesh_platform.orchestration.automation import (
 )
 from shared_assets.definitions import defs as shared
 from tests.conftest import BIN, ROOT, copy_project, free_port, group_ends, mesh_env
+from tests.helpers.executors import steps_executed
 
 LOCATIONS = {
     "shared": shared, "flight_operations": flight_operations, "fleet": fleet, "weather": weather,
@@ -557,6 +558,7 @@ def test_the_daemon_rebuilds_a_consumer_when_an_input_in_another_location_publis
         assert first.dagster_run.tags.get("dagster/sensor_name") == "automation_customer_insights"
         assert instance.get_latest_materialization_event(consumer).run_id == first.dagster_run.run_id
         assert first.create_timestamp.timestamp() > instance.get_latest_materialization_event(bookings).timestamp  # not before its inputs
+        assert steps_executed(instance, first.dagster_run.run_id) == "in_process"  # the executor from settings, as mesh build's
         first_done = time.monotonic()
 
         finished(mesh_build("loyalty"))  # loyalty publishes a new version of bookings

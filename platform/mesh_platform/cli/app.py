@@ -22,7 +22,7 @@ from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import find_product as _find_product
 from mesh_platform.cli.common import project_root as _root
 from mesh_platform.model.errors import MeshError
-from mesh_platform.runtime.settings import mesh_home, prepared_dagster_home
+from mesh_platform.runtime.settings import mesh_home, prepared_dagster_home, run_settings
 
 app = typer.Typer(
     help="Build, run and inspect the data mesh.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
@@ -39,6 +39,7 @@ def build(
     from mesh_platform.orchestration.build import build as run_build  # each command loads what it needs: `mesh --help` stays fast
 
     root = _root(project)
+    run_settings(root)  # a bad setting stops the build in one line before it touches the instance
     out = errors if as_json else console  # progress: stdout for people, stderr when stdout is JSON
     shown: set[tuple[str, ...]] = set()
     log_path = mesh_home(root) / "logs" / "build.log"
@@ -302,11 +303,14 @@ def dev(
 ) -> None:
     """Start the Dagster UI and daemon on every domain, with the runs `mesh build` recorded."""
     root = _root(project)
+    settings = run_settings(root)  # a bad setting stops here in one line, not in every code location
     home = prepared_dagster_home(root)
     _close_orphaned_runs(root, console, "mesh dev")
+    # The UI, the daemon and the runs they launch record in the instance mesh build uses; the
+    # code locations they load read MESH_EXECUTOR from the same environment.
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(root / "workspace.yaml"), "-p", str(port)]
-    console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home})")
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home}, executor {settings.executor})")
     # A shell's background job ignores SIGINT and the child would inherit that: give dagster dev
     # default handlers, and turn our SIGTERM into the SIGINT it shuts down cleanly on.
     process = subprocess.Popen(command, cwd=root, env=env, preexec_fn=_default_signal_handlers)
@@ -320,7 +324,7 @@ def dev(
 
 def _close_orphaned_runs(root: Path, out: Console, starter: str) -> None:
     """Runs a killed `mesh build` left STARTED would show as running forever: mark them failed."""
-    from mesh_platform.orchestration.build import instance_for  # Dagster loads only for this command
+    from mesh_platform.orchestration.runs import instance_for  # Dagster loads only for this command
     from mesh_platform.orchestration.orphaned_runs import fail_orphaned_runs
 
     with instance_for(root) as instance:

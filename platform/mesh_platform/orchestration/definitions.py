@@ -29,9 +29,10 @@ from mesh_platform.orchestration.io_manager import PARTITION_COLUMN_KEY, PortIOM
 from mesh_platform.orchestration.products.assets import python_product_asset
 from mesh_platform.orchestration.products.discovery import discover_products
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
+from mesh_platform.orchestration.runs import executor_for
 from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
-from mesh_platform.runtime.settings import find_project_root
+from mesh_platform.runtime.settings import find_project_root, run_settings
 from mesh_platform.runtime.validation import validate_domain
 
 POLICY_REPORT_KEY = "mesh/policy_report"  # on the Definitions: every finding, for `mesh validate`
@@ -132,5 +133,6 @@ def domain_definitions(
         jobs=[build_job, *automation.jobs],
         schedules=automation.schedules,
         sensors=automation.sensors,
+        executor=executor_for(run_settings(root)),  # every job's, run by mesh build, a schedule, automation or the UI
         metadata={POLICY_REPORT_KEY: dg.MetadataValue.json(json.loads(report.to_json()))},
     )

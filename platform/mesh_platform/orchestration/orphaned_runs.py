@@ -1,11 +1,12 @@
 """Runs a dead `mesh build` left behind, found and closed the next time the mesh starts.
 
-`mesh build` runs each domain inside its own process (Dagster's in-process executor), so a build
-killed mid-run leaves its run STARTED (or NOT_STARTED) in the instance forever, and the UI shows
-it as running. Every run a build starts is tagged with the process that runs it: its host, pid
-and the kernel's start time of that pid. A later `mesh build` or `mesh dev` marks failed the runs
-whose process is gone. The start time makes a recycled pid count as gone; a run of another host
-is never touched (its process cannot be checked from here), nor one of a live build.
+`mesh build` runs each domain's run from its own process (the steps run there, or in processes it
+starts, as MESH_EXECUTOR says), so a build killed mid-run leaves its run STARTED (or NOT_STARTED)
+in the instance forever, and the UI shows it as running. Every run a build starts is tagged with
+the process that runs it: its host, pid and the kernel's start time of that pid. A later
+`mesh build` or `mesh dev` marks failed the runs whose process is gone. The start time makes a
+recycled pid count as gone; a run of another host is never touched (its process cannot be checked
+from here), nor one of a live build.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from mesh_platform.model.errors import MeshError
@@ -20,6 +21,13 @@ MASKING_KEY_ENV = "MESH_MASKING_KEY"
 INTERVAL_ENV = "MESH_AUTOMATION_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 30
 PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
+EXECUTOR_ENV = "MESH_EXECUTOR"
+EXECUTORS = ("in_process", "multiprocess")
+# In-process by default: process-per-step start-up cost more than the work itself for domains of
+# one to three steps (the whole demo mesh: 41.8 s in-process, 76.5 s multiprocess on 2 cores;
+# docs/benchmarks.md, "Executor of mesh build").
+DEFAULT_EXECUTOR = "in_process"
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
 
 
 def find_project_root(start: str | Path | None = None) -> Path:
@@ -53,8 +61,16 @@ def storage_root(project_root: str | Path) -> str:
 
 
 def dagster_home(project_root: str | Path) -> Path:
-    """The Dagster instance `mesh build` records runs in, and `mesh dev` shows."""
-    return mesh_home(project_root) / "dagster"
+    """The Dagster instance every run of the mesh is recorded in: `mesh build`'s, and those
+    `mesh dev` launches and shows. `DAGSTER_HOME` when set (so `dg dev` and `dagster dev`, which
+    read it too, show the same runs), else `<MESH_HOME>/dagster`."""
+    configured = os.environ.get(DAGSTER_HOME_ENV)
+    if not configured:
+        return mesh_home(project_root) / "dagster"
+    if not Path(configured).is_absolute():
+        # Dagster refuses a relative DAGSTER_HOME: resolving it here would split one instance in two.
+        raise MeshError(f"{DAGSTER_HOME_ENV} must be an absolute path (as Dagster requires), found {configured!r}")
+    return Path(configured)
 
 
 # Nothing leaves the machine at run time (Dagster's webserver and daemon would otherwise post usage
@@ -121,3 +137,30 @@ def automation_interval_seconds() -> int:
         return max(1, int(raw)) if raw else DEFAULT_INTERVAL_SECONDS
     except ValueError:
         raise MeshError(f"{INTERVAL_ENV} must be a whole number of seconds, found {raw!r}") from None
+
+
+def run_executor() -> str:
+    """How the steps of a run execute, for every run of the mesh (`mesh build`, schedules,
+    automation, launches from the UI): `in_process` (default: one process, steps in sequence) or
+    `multiprocess` (one process per step, steps in parallel), from `MESH_EXECUTOR`."""
+    raw = os.environ.get(EXECUTOR_ENV, "").strip()
+    if not raw:
+        return DEFAULT_EXECUTOR
+    if raw not in EXECUTORS:
+        raise MeshError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)}, found {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Where and how the mesh's runs execute, read once per command or code location load.
+    Later deployments add their choices here (a celery or k8s executor, Postgres run storage)."""
+
+    executor: str  # one of EXECUTORS
+    instance_home: Path  # the Dagster instance folder, with its dagster.yaml
+
+
+def run_settings(project_root: str | Path) -> RunSettings:
+    """The run settings of the mesh at `project_root`; a bad value raises a MeshError naming the
+    variable. Reads only: whoever opens the instance prepares its folder (prepared_dagster_home)."""
+    return RunSettings(executor=run_executor(), instance_home=dagster_home(project_root))
