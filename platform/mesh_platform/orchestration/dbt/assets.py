@@ -1,8 +1,9 @@
-"""dbt products: `dbt build` in the domain's own DuckDB file, then write-audit-publish.
+"""dbt products: `dbt build` in the domain's own DuckDB file, then the one write path.
 
-Once dbt has exited (and let go of the file), each product model is checked against its contract
-where it lies — schema drift first, then every rule as SQL in DuckDB — and only a model that passes
-(and whose dbt tests passed) is published to its Delta port (DuckDB -> Arrow -> Delta).
+Once dbt has exited (and let go of the file), each product model goes through the write path
+(runtime/publishing.py) where it lies — schema drift first, then every rule as SQL in DuckDB — and
+only a model that passes (and whose dbt tests passed) is committed to its port (DuckDB -> Arrow
+-> port store), exactly as a Python product is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
     DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -33,17 +35,15 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.model.redaction import without_values
 from mesh_platform.model.rules import quote
-from mesh_platform.orchestration.checks import check_results, check_specs, violation
+from mesh_platform.orchestration.checks import check_results, check_specs
 from mesh_platform.orchestration.dbt.port_source import PLUGIN_ALIAS
 from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
-from mesh_platform.orchestration.products.assets import port_reader
 from mesh_platform.runtime import sealed
-from mesh_platform.runtime.ports.delta import check_columns, publish
-from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
-from mesh_platform.runtime.quality.engine import audit
-from mesh_platform.runtime.settings import mesh_home, storage_root, warehouse_path
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.publishing import audit_relation, check_schema, commit, violation
+from mesh_platform.runtime.settings import mesh_home, warehouse_path
 from mesh_platform.runtime.validation import check_dbt_model_columns
 
 _BATCH_ROWS = 1_000_000
@@ -57,29 +57,29 @@ def _relation_of(manifest: Mapping[str, Any], domain: str, model: str) -> str:
     raise PublishError(f"{product_id(domain, model)}: no dbt model named {model!r}")
 
 
+def model_output(con: duckdb.DuckDBPyConnection, relation: str, batch_rows: int = _BATCH_ROWS) -> pa.RecordBatchReader:
+    """A product model's rows as dbt left them, streamed as Arrow: the one read of the domain's
+    DuckDB file for publishing (a ComputeEngine's `read_output` takes its place)."""
+    return con.sql(f"select * from {relation}").to_arrow_reader(batch_rows)
+
+
 def audit_and_publish(
     con: duckdb.DuckDBPyConnection, relation: str, product: Product, root: Path, run_id: str, rules: list
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
-    """Check one product model where it lies; publish it only if every blocking rule passed."""
+    """One product model through the write path: conformed and audited where it lies, committed
+    only if every blocking rule passed."""
     key = dg.AssetKey(list(product.key))
-    contract = product.contract
     try:
-        check_columns(con.sql(f"select * from {relation}").to_arrow_reader(1).schema, contract.arrow_schema(), product.id)
+        check_schema(model_output(con, relation, 1).schema, product)
     except PublishError as drift:
         return [], None, drift
-    results = audit(con, relation, rules, personal_columns=contract.personal_columns, references=port_reader(root, product.domain))
+    results = audit_relation(con, relation, rules, product, root)
     checks = check_results(key, results)
     problem = violation(product.id, results)
     if problem is not None:
         return checks, None, problem
-    result = publish(
-        current_port_uri(storage_root(root), product.domain, product.name, contract),
-        con.sql(f"select * from {relation}").to_arrow_reader(_BATCH_ROWS),
-        contract.arrow_schema(),
-        label=product.id,
-        commit_metadata=commit_metadata(contract, product.id, run_id),
-    )
-    return checks, port_metadata(result, contract), None
+    result = commit(port_store(root), product.domain, product.name, product.contract, model_output(con, relation), run_id=run_id)
+    return checks, port_metadata(result, product.contract), None
 
 
 def failure_summary(invocation) -> str:
