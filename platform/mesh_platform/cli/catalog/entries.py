@@ -1,8 +1,8 @@
 """What the catalog knows about each product: its declaration, its port's state and its checks.
 
 Collection only reads: descriptors and contracts from the working tree, each product's current
-Delta port (last commit, rows, version) and the last asset-check evaluations recorded in the
-mesh's Dagster instance. It never writes, and a product that was never published is an entry
+port as the port store describes it (last publish, rows, version) and the last asset-check
+evaluations recorded in the mesh's Dagster instance. It never writes, and a product that was never published is an entry
 like any other ("never published"), not an error.
 """
 
