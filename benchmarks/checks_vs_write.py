@@ -7,7 +7,7 @@ benchmarks/.data/), time, best of N runs, wall clock and process CPU (all thread
            then one Delta commit) of the table as read from Parquet, into a fresh directory;
   checks   every rule of benchmarks/contracts/lineitem.odcs.yaml evaluated by
            `quality.engine.audit` on the batch cast to the contract and registered in a fresh
-           in-memory DuckDB, exactly as `products.assets.audit_batch` does;
+           in-memory DuckDB, exactly as `publishing.audit_batch` does;
   pandera  `quality.pandera_schema.pandera_schema(contract).validate(df, lazy=True)` on the same
            rows as a pandas DataFrame (`Table.to_pandas()` is timed once and reported apart).
 
@@ -43,7 +43,8 @@ from tpch_data import DATA, lineitem
 
 from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.rules import Metric
-from mesh_platform.runtime.ports.delta import conform, publish
+from mesh_platform.runtime.ports.conform import conform
+from mesh_platform.runtime.ports.delta import publish
 from mesh_platform.runtime.quality import Rule, audit, rules_for
 from mesh_platform.runtime.quality.compile import compile_rule, quote
 
@@ -56,7 +57,7 @@ TARGET_SHARE = 0.10
 
 # -- the measured steps -------------------------------------------------------------------------
 def run_audit(table: pa.Table, rules: list[Rule]):
-    """What `products.assets.audit_batch` does: a fresh in-memory DuckDB, the batch registered, every rule."""
+    """What `publishing.audit_batch` does: a fresh in-memory DuckDB, the batch registered, every rule."""
     with duckdb.connect() as con:
         con.register("batch", table)
         return audit(con, "batch", rules)

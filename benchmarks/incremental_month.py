@@ -58,11 +58,12 @@ from measure import best_wall, clocked, machine_facts, median, peak_rss_gib, rou
 from tpch_data import DATA, lineitem  # the same data as checks_vs_write.py
 
 from mesh_platform.model.contracts import parse_contract
-from mesh_platform.orchestration.checks import check_results, violation
+from mesh_platform.orchestration.checks import check_results
 from mesh_platform.runtime.ports import delta
-from mesh_platform.runtime.ports.delta import PartitionSlice, conform, publish, read_arrow
+from mesh_platform.runtime.ports.conform import PartitionSlice, conform
+from mesh_platform.runtime.ports.delta import DeltaPortStore, publish, read_arrow
 from mesh_platform.runtime.ports.formats import to_arrow
-from mesh_platform.runtime.ports.majors import commit_metadata, stored_contract
+from mesh_platform.runtime.publishing import commit_metadata, violation
 from mesh_platform.runtime.quality import audit, rules_for
 
 HERE = Path(__file__).resolve().parent
@@ -159,7 +160,7 @@ def read_month(uri: str, month: dt.date, parts: dict[str, float]) -> int:
     """What a consumer's load_input touches of the port: plan_read's stored_contract (open +
     history(1)), then read_table's read_arrow (open, a dataset of the month's files, scan)."""
     started = time.perf_counter()
-    stored_contract(uri)
+    DeltaPortStore(str(Path(uri).parents[2])).stored_contract(uri)
     parts["contract lookup"] += time.perf_counter() - started
     started = time.perf_counter()
     piece = PartitionSlice(COLUMN, month, next_month(month))

@@ -41,9 +41,10 @@ def mesh_probe(timings_path: Path, argv: list[str]) -> None:
     from mesh_platform.cli.app import main as mesh_main
 
     imported = time.perf_counter() - t0
-    A.audit = timed(A.audit, span("checks", lambda con, relation, *a, **k: relation))
-    A.check_columns = timed(A.check_columns, span("drift", lambda schema, contract_schema, label: label))
-    A.publish = timed(A.publish, span("publish", lambda uri, *a, **k: k.get("label", "")))
+    # The dbt products' write path, as the dbt assets module calls it (runtime/publishing.py).
+    A.audit_relation = timed(A.audit_relation, span("checks", lambda con, relation, *a, **k: relation))
+    A.check_schema = timed(A.check_schema, span("drift", lambda schema, product: product.id))
+    A.commit = timed(A.commit, span("publish", lambda store, domain, product, *a, **k: f"{domain}.{product}"))
     B.load_location = timed(B.load_location, span("load_location", lambda root, module: module))
     B._run_domain = timed(B._run_domain, span("run_domain", lambda instance, job, *rest: job.job_name))
     B.build = timed(B.build, span("build"))

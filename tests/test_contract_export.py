@@ -8,7 +8,8 @@ import subprocess
 import yaml
 
 from mesh_platform.model.mesh import Mesh
-from mesh_platform.runtime.export import export_contract, server_entry
+from mesh_platform.runtime.export import export_contract
+from mesh_platform.runtime.ports.delta import DeltaPortStore, server_entry
 from tests.conftest import BIN, ROOT, run_mesh
 
 
@@ -17,7 +18,7 @@ def test_every_exported_demo_contract_passes_datacontract_lint(tmp_path):
     assert not mesh.broken and len(mesh.products()) >= 9
     for product in mesh.products():
         target = tmp_path / f"{product.id}.odcs.yaml"
-        target.write_text(export_contract(product, "/data/mesh/storage"))
+        target.write_text(export_contract(product, DeltaPortStore("/data/mesh/storage")))
         document = yaml.safe_load(target.read_text())
         assert document["servers"][0] | {"description": None} == {
             "server": "mesh_port", "type": "local", "format": "delta",

@@ -139,7 +139,8 @@ def test_rows_without_a_partition_value_are_refused_by_the_port(tmp_path):
     import pyarrow as pa
 
     from mesh_platform.model.errors import PublishError
-    from mesh_platform.runtime.ports.delta import PartitionSlice, publish
+    from mesh_platform.runtime.ports.conform import PartitionSlice
+    from mesh_platform.runtime.ports.delta import publish
 
     schema = pa.schema([pa.field("month", pa.date32()), pa.field("value", pa.int64())])
     march = PartitionSlice("month", dt.date(2013, 3, 1), dt.date(2013, 4, 1))

@@ -71,7 +71,7 @@ def test_summary_examples_in_pandas_and_sql_agree_with_their_contract(tmp_path):
     from mesh_platform.cli.scaffold.examples import summary_python, summary_sql
     from mesh_platform.model.contracts.model import contract_from_mapping
     from mesh_platform.model.mesh import Mesh
-    from mesh_platform.runtime.ports.delta import conform
+    from mesh_platform.runtime.ports.conform import conform
     from mesh_platform.runtime.ports.formats import to_arrow
     from tests.helpers.mini_mesh import base_mesh, column, contract, write_mesh
 

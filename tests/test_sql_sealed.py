@@ -17,9 +17,10 @@ import pytest
 from mesh_platform.model.errors import ContractError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import Comparison, Rule, rules_for, sql_rule
-from mesh_platform.orchestration.products.assets import audit_batch, port_reader
 from mesh_platform.runtime import sealed
-from mesh_platform.runtime.ports.delta import port_uri, read_dataset
+from mesh_platform.runtime.ports.delta import read_dataset
+from mesh_platform.runtime.ports.port import port_uri
+from mesh_platform.runtime.publishing import audit_batch, port_reader
 from mesh_platform.runtime.quality.engine import audit
 from mesh_platform.runtime.settings import mesh_home, storage_root, warehouse_path
 from mesh_platform.runtime.sql import SealedRefusal, SqlSession

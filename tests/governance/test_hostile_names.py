@@ -32,7 +32,9 @@ from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import check_name, is_valid_name, parse_product_id
 from mesh_platform.model.rules import CHECK_NAME, rules_for
-from mesh_platform.runtime.ports.delta import PartitionSlice, port_uri, publish, read_arrow
+from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.delta import publish, read_arrow
+from mesh_platform.runtime.ports.port import port_uri
 from mesh_platform.runtime.quality.compile import compile_rule, quote
 from mesh_platform.runtime.quality.engine import audit
 from mesh_platform.runtime.reading import plan_read

@@ -23,10 +23,11 @@ from mesh_platform.model.redaction import HIDDEN, LOOKS_PERSONAL, looks_personal
 from mesh_platform.model.rules import rules_for
 from mesh_platform.orchestration.automation import describe_failure, record_alert
 from mesh_platform.orchestration.build import instance_for
-from mesh_platform.orchestration.checks import check_results, violation
+from mesh_platform.orchestration.checks import check_results
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
-from mesh_platform.runtime.ports.delta import conform_batch
+from mesh_platform.runtime.ports.conform import conform_batch
 from mesh_platform.runtime.ports.formats import to_arrow
+from mesh_platform.runtime.publishing import violation
 from mesh_platform.runtime.quality.engine import NOT_SHOWN, audit, result_metadata
 from tests.conftest import copy_project, run_mesh
 from tests.helpers.mini_mesh import column, edited, write_mesh

@@ -12,9 +12,9 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, evaluate
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
 from mesh_platform.runtime.ports.delta import publish
-from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.publishing import commit_metadata
 from mesh_platform.runtime.quality.engine import audit
-from mesh_platform.runtime.settings import storage_root
 from tests.helpers.mini_mesh import column, contract, edited, write_mesh
 
 TODAY = dt.date(2026, 11, 22)
@@ -124,7 +124,7 @@ def _publish(root, product_id: str):
     mesh = Mesh.load(root)
     product = mesh.find(*product_id.split("."))
     table = product.contract.arrow_schema().empty_table()
-    uri = current_port_uri(storage_root(root), product.domain, product.name, product.contract)
+    uri = port_store(root).uri(product.domain, product.name, product.contract.major)
     publish(uri, table, product.contract.arrow_schema(), label=product.id, commit_metadata=commit_metadata(product.contract, product.id, "test"))
 
 

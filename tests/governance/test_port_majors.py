@@ -14,9 +14,8 @@ from mesh_platform import domain_definitions
 from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.product import PythonProduct
-from mesh_platform.runtime.ports.majors import published_majors, stored_contract
 from mesh_platform.runtime.reading import RetiredPortError, plan_read, read_table
-from mesh_platform.runtime.settings import storage_root
+from mesh_platform.runtime.ports.store import port_store
 from tests.conftest import run_mesh
 from tests.helpers.mini_mesh import column, contract, edited, write_mesh
 
@@ -61,8 +60,8 @@ def test_a_new_major_publishes_beside_the_old_one_which_pinned_consumers_keep_re
 
     mesh = Mesh.load(root)
     readings = mesh.find("lab", "readings")
-    assert published_majors(storage_root(root), "lab", "readings") == [1, 2]
-    assert stored_contract(plan_read(mesh, domain_reader("desk"), readings, 1).uri).version == "1.0.0"
+    assert port_store(root).published_majors("lab", "readings") == [1, 2]
+    assert port_store(root).stored_contract(plan_read(mesh, domain_reader("desk"), readings, 1).uri).version == "1.0.0"
     assert read_table(plan_read(mesh, domain_reader("desk"), readings)).column_names == ["station", "value_celsius"]
     old = read_table(plan_read(mesh, domain_reader("desk"), readings, 1))
     assert old.column("reading_value").to_pylist() == [1.0, 3.0]

@@ -21,9 +21,8 @@ from mesh_platform.model.errors import DescriptorError
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.orchestration.dbt.project import dbt_executable, write_profile
 from mesh_platform.runtime.engines import ENGINES, DuckDBEngine, engine_for
-from mesh_platform.runtime.ports.delta import publish
-from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
-from mesh_platform.runtime.settings import storage_root
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.publishing import commit
 from tests.conftest import copy_project, run_mesh
 from tests.helpers.mini_mesh import OWNER, base_mesh, write_mesh
 
@@ -101,8 +100,7 @@ def _built(tmp_path: Path, mesh_home: Path) -> tuple[Path, DuckDBEngine, Path]:
     root = write_mesh(tmp_path / "mesh", files)
     engine = engine_for(current_mesh(root).domains["lab"])
     airports = current_mesh(root).domains["shared"].products["airports"]
-    publish(current_port_uri(storage_root(root), "shared", "airports", airports.contract), AIRPORTS,
-            airports.contract.arrow_schema(), label=airports.id, commit_metadata=commit_metadata(airports.contract, airports.id, "test"))
+    commit(port_store(root), "shared", "airports", airports.contract, AIRPORTS, run_id="test")
 
     project = root / "dbt_projects" / "lab"
     (project / "models").mkdir(parents=True)

@@ -18,7 +18,9 @@ from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.errors import PublishError
 from mesh_platform.orchestration.io_manager import PortIOManager
 from mesh_platform.runtime.ports import delta
-from mesh_platform.runtime.ports.delta import CHECKPOINT_EVERY, PartitionSlice, port_uri, publish, read_arrow
+from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.delta import CHECKPOINT_EVERY, publish, read_arrow
+from mesh_platform.runtime.ports.port import port_uri
 
 CONTRACT = """\
 apiVersion: v3.0.2

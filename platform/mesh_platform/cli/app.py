@@ -164,11 +164,11 @@ def contract_export(
     """Write a port's ODCS contract, with a `servers` entry pointing at its Delta port."""
     from mesh_platform.model.mesh import Mesh  # the contract model and deltalake load only for this command
     from mesh_platform.runtime.export import export_contract
-    from mesh_platform.runtime.settings import storage_root
+    from mesh_platform.runtime.ports.store import port_store
 
     root = _root(project)
     found = _find_product(Mesh.load(root), product)
-    text = export_contract(found, storage_root(root))
+    text = export_contract(found, port_store(root))
     if output:
         output.write_text(text)
         errors.print(f"wrote {output}")
@@ -260,8 +260,7 @@ def contract_diff(
     from mesh_platform.model.contracts import load_contract  # the contract model and deltalake load only for this command
     from mesh_platform.model.contracts.versions import diff_contracts, release_problem
     from mesh_platform.model.mesh import Mesh
-    from mesh_platform.runtime.ports.majors import latest_published
-    from mesh_platform.runtime.settings import storage_root
+    from mesh_platform.runtime.ports.store import port_store
 
     root = _root(project)
     found = _find_product(Mesh.load(root), product)
@@ -269,7 +268,7 @@ def contract_diff(
         before, source = load_contract(base), str(base)
         major = before.major
     else:
-        published = latest_published(storage_root(root), found.domain, found.name)
+        published = port_store(root).latest_published(found.domain, found.name)
         if published is None:
             _fail(f"{found.id} has never been published: there is no contract consumers see yet", "pass --base FILE to compare with a contract file")
         major, before = published

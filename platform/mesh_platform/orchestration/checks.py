@@ -6,20 +6,8 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from mesh_platform.model.errors import PublishError
 from mesh_platform.model.rules import Rule
-from mesh_platform.runtime.quality.engine import RuleResult, blocking_failures, describe_failures, result_metadata
-
-
-class ContractViolation(PublishError):
-    """A batch broke a blocking rule: it was not published; the port keeps its previous version."""
-
-    def __init__(self, label: str, failures: list[RuleResult]):
-        self.failures = failures
-        super().__init__(
-            f"{label} was not published: {len(failures)} blocking rule(s) failed: {describe_failures(failures)}. "
-            "The port keeps its previous version."
-        )
+from mesh_platform.runtime.quality.engine import RuleResult, result_metadata
 
 
 def check_specs(key: dg.AssetKey, rules: Iterable[Rule]) -> list[dg.AssetCheckSpec]:
@@ -45,7 +33,3 @@ def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> list[dg.As
         for r in results
     ]
 
-
-def violation(label: str, results: list[RuleResult]) -> ContractViolation | None:
-    failures = blocking_failures(results)
-    return ContractViolation(label, failures) if failures else None

@@ -1,4 +1,4 @@
-"""The IO manager every domain gets: outputs become Delta ports, inputs are read from ports.
+"""The IO manager every domain gets: outputs are committed to ports, inputs are read from ports.
 
 It knows a product only by its asset key `[domain, product]` and the metadata the platform put
 on the asset (contract file, partition column). No domain code ever sees a path.
@@ -16,11 +16,11 @@ from mesh_platform.model.contracts import load_contract
 from mesh_platform.model.identity import step_reader
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
-from mesh_platform.runtime.ports.delta import PartitionSlice, publish
+from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.formats import from_arrow, to_arrow
-from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.publishing import commit
 from mesh_platform.runtime.reading import plan_read, read_table
-from mesh_platform.runtime.settings import storage_root
 
 CONTRACT_KEY = "mesh/contract"
 PARTITION_COLUMN_KEY = "mesh/partition_column"
@@ -57,7 +57,7 @@ def _key(asset_key: dg.AssetKey) -> tuple[str, str]:
 
 
 class PortIOManager(dg.ConfigurableIOManager):
-    """Reads and writes the Delta output ports of the mesh on behalf of one domain."""
+    """Reads and writes the output ports of the mesh on behalf of one domain."""
 
     project_root: str
     domain: str
@@ -73,20 +73,14 @@ class PortIOManager(dg.ConfigurableIOManager):
         metadata = context.definition_metadata or {}
         contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
         partition_column = metadata.get(PARTITION_COLUMN_KEY)
-        result = publish(
-            current_port_uri(storage_root(self.project_root), domain, product, contract),
-            to_arrow(obj, label),
-            contract.arrow_schema(),
-            label=label,
-            partition_by=partition_column,
-            partition=_slice(context, partition_column),
-            commit_metadata=commit_metadata(contract, label, context.run_id),
+        # The commit step of the one write path: the asset body has conformed and audited the batch.
+        result = commit(
+            port_store(self.project_root), domain, product, contract, to_arrow(obj, label),
+            run_id=context.run_id, partition_by=partition_column, partition=_slice(context, partition_column),
         )
         context.add_output_metadata(port_metadata(result, contract))
 
     def load_input(self, context: dg.InputContext) -> Any:
-        # Imported here: governance reads the mesh's descriptors, which import this module.
-
         upstream = context.upstream_output
         domain, product = _key(context.asset_key)
         metadata = (upstream.definition_metadata if upstream else None) or {}

@@ -5,21 +5,11 @@ from __future__ import annotations
 import yaml
 
 from mesh_platform.model.descriptor import Product
-from mesh_platform.runtime.ports.delta import port_uri
+from mesh_platform.runtime.ports.store import PortStore
 
 
-def server_entry(uri: str) -> dict:
-    """An ODCS `servers` entry for a Delta port: local path or object store."""
-    if "://" in uri and not uri.startswith("file://"):
-        scheme = uri.split("://", 1)[0]
-        return {"server": "mesh_port", "type": "s3" if scheme in ("s3", "s3a") else "custom", "location": uri, "format": "delta"}
-    return {"server": "mesh_port", "type": "local", "path": uri.removeprefix("file://"), "format": "delta"}
-
-
-def export_contract(product: Product, storage_root: str) -> str:
-    """The contract file as its owners wrote it, plus a `servers` entry pointing at the port."""
+def export_contract(product: Product, store: PortStore) -> str:
+    """The contract file as its owners wrote it, plus the store's `servers` entry for the port."""
     document = yaml.safe_load(product.contract_path.read_text())
-    entry = server_entry(port_uri(storage_root, product.domain, product.name, product.contract.major))
-    entry["description"] = f"Delta output port of {product.id}; read it with deltalake, DuckDB, pandas or Polars."
-    document["servers"] = [entry]
+    document["servers"] = [store.server_entry(store.uri(product.domain, product.name, product.contract.major), product.id)]
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

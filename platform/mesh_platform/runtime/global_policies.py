@@ -19,9 +19,9 @@ from mesh_platform.model.mesh import SHARED_DOMAIN
 from mesh_platform.model.names import is_valid_name
 from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, policy
 from mesh_platform.model.rules import Metric, Rule, rules_for
-from mesh_platform.runtime.ports.majors import latest_published, retirement_date
+from mesh_platform.runtime.ports.majors import retirement_date
+from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.reading import RETIREMENT_NOTICE
-from mesh_platform.runtime.settings import storage_root
 from mesh_platform.runtime.validation import validate_product
 
 PLACEHOLDERS = {"todo", "tbd", "tba", "description", "n/a", "na", "none", "xxx", "wip", "fixme"}
@@ -209,7 +209,7 @@ def _relative(path, root) -> str:
 
 @policy("contract-version", "The contract's version moves with its change against the published port: breaking needs a major bump, additive a minor one.")
 def contract_version(product: Product, context: PolicyContext):
-    published = latest_published(storage_root(context.mesh.root), product.domain, product.name)
+    published = port_store(context.mesh.root).latest_published(product.domain, product.name)
     if published is None:
         return  # never published: any version is the first
     major, before = published
@@ -229,7 +229,7 @@ def supported_input_versions(product: Product, context: PolicyContext):
         if port.major > current:
             yield f"pins {port.id}@v{port.major}, but its contract is at {producer.contract.version}"
         elif port.major < current:
-            until = retirement_date(storage_root(context.mesh.root), port.domain, port.product, port.major, producer.contract)
+            until = retirement_date(port_store(context.mesh.root), port.domain, port.product, port.major, producer.contract)
             if until is not None and context.today > until:
                 yield f"pins {port.id}@v{port.major}, retired on {until}: reads are refused; move to v{current}"
             elif until is not None and until - context.today <= RETIREMENT_NOTICE:

@@ -19,9 +19,10 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.identity import Reader, require_reader
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.masking import mask_table
-from mesh_platform.runtime.ports.delta import PartitionSlice, port_uri, read_arrow, read_dataset
-from mesh_platform.runtime.ports.majors import retirement_date, stored_contract
-from mesh_platform.runtime.settings import masking_key, storage_root
+from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.majors import retirement_date
+from mesh_platform.runtime.ports.store import PortStore, port_store
+from mesh_platform.runtime.settings import masking_key
 
 RETIREMENT_NOTICE = dt.timedelta(days=30)  # how long before a pinned major retires consumers are warned
 
@@ -39,6 +40,7 @@ class PortRead:
     reader: Reader
     major: int
     uri: str
+    store: PortStore
     masks: dict[str, str] = field(default_factory=dict)
     warning: str | None = None  # the pinned major retires soon
 
@@ -59,15 +61,15 @@ def plan_read(
     if major is not None and (not isinstance(major, int) or isinstance(major, bool) or major < 0):
         raise MeshError(f"{consumer}: {major!r} is not a contract major (a non-negative integer)")
     require_read(product, reader.name, consumer)
-    root = storage_root(mesh.root)
+    store = port_store(mesh.root)
     current = product.contract.major
     major = current if major is None else major
     if major > current:
         raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
-    uri = port_uri(root, product.domain, product.name, major)
+    uri = store.uri(product.domain, product.name, major)
     warning = None
     if major < current:
-        until = retirement_date(root, product.domain, product.name, major, product.contract)
+        until = retirement_date(store, product.domain, product.name, major, product.contract)
         today = today or dt.date.today()
         if until is not None and today > until:
             raise RetiredPortError(
@@ -76,18 +78,18 @@ def plan_read(
             )
         if until is not None and until - today <= RETIREMENT_NOTICE:
             warning = f"{consumer} reads {product.id}@v{major}, which retires on {until.isoformat()} ({(until - today).days} days); move to v{current}"
-    published = stored_contract(uri)
+    published = store.stored_contract(uri)
     masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
-    return PortRead(mesh.root, product, reader, major, uri, masks, warning)
+    return PortRead(mesh.root, product, reader, major, uri, store, masks, warning)
 
 
 def read_table(plan: PortRead, partition: PartitionSlice | None = None, columns: list[str] | None = None) -> pa.Table:
-    table = read_arrow(plan.uri, plan.label, partition, columns)
+    table = plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns)
     return mask_table(table, plan.masks, masking_key(plan.root)) if plan.masks else table
 
 
 def read_lazily(plan: PortRead, columns: list[str] | None = None) -> ds.Dataset | pa.Table:
     """An Arrow dataset read in place when nothing is masked; else the masked table (of `columns`
     only, when given: masking costs a keyed hash per value)."""
-    return read_table(plan, columns=columns) if plan.masks else read_dataset(plan.uri, plan.label)
+    return read_table(plan, columns=columns) if plan.masks else plan.store.dataset(plan.uri, plan.label)
 

@@ -6,6 +6,7 @@ Everything is resolved on each call, never at import time, so tests and the CLI 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -17,6 +18,7 @@ from mesh_platform.model.layout import WORKSPACE_FILE
 
 MESH_HOME_ENV = "MESH_HOME"
 STORAGE_ROOT_ENV = "MESH_STORAGE_ROOT"
+STORAGE_OPTIONS_ENV = "MESH_STORAGE_OPTIONS"
 MASKING_KEY_ENV = "MESH_MASKING_KEY"
 INTERVAL_ENV = "MESH_AUTOMATION_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 30
@@ -58,6 +60,26 @@ def storage_root(project_root: str | Path) -> str:
     if configured:
         return configured.rstrip("/")
     return str(mesh_home(project_root) / "storage")
+
+
+def storage_options() -> dict[str, str]:
+    """Options of the port store (credentials, endpoint, region), from `MESH_STORAGE_OPTIONS`: a JSON
+    object of strings, e.g. {"AWS_ENDPOINT_URL": "http://127.0.0.1:8333", "AWS_ALLOW_HTTP": "true"}.
+    Unset, the store's own defaults hold (deltalake reads the usual AWS_* variables itself).
+    A refusal names the variable and the option, never a value: they may be secrets."""
+    raw = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MeshError(f"{STORAGE_OPTIONS_ENV} is not valid JSON ({exc.msg} at character {exc.pos}); expected an object of option names to strings") from None
+    if not isinstance(options, dict):
+        raise MeshError(f"{STORAGE_OPTIONS_ENV} must be a JSON object of option names to strings, found a JSON {type(options).__name__}")
+    for name, value in options.items():
+        if not isinstance(value, str):
+            raise MeshError(f"{STORAGE_OPTIONS_ENV}: option {name!r} must be a string, found a JSON {type(value).__name__}")
+    return options
 
 
 def dagster_home(project_root: str | Path) -> Path:

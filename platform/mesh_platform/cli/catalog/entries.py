@@ -1,8 +1,8 @@
 """What the catalog knows about each product: its declaration, its port's state and its checks.
 
 Collection only reads: descriptors and contracts from the working tree, each product's current
-Delta port (last commit, rows, version) and the last asset-check evaluations recorded in the
-mesh's Dagster instance. It never writes, and a product that was never published is an entry
+port as the port store describes it (last publish, rows, version) and the last asset-check
+evaluations recorded in the mesh's Dagster instance. It never writes, and a product that was never published is an entry
 like any other ("never published"), not an error.
 """
 
@@ -17,28 +17,13 @@ from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import rules_for
-from mesh_platform.runtime.ports.majors import current_port_uri
-from mesh_platform.runtime.settings import dagster_home, storage_root
+from mesh_platform.runtime.ports.port import PortDescription
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.settings import dagster_home
 
 # Freshness of a product: its last publish against the contract's freshness SLA window.
 FRESH, STALE, NEVER, NO_SLA = "fresh", "stale", "never published", "no SLA"
 UNKNOWN = "unknown"
-# How far back in a port's history to look for the last commit a publish made (not maintenance).
-_HISTORY_DEPTH = 10
-
-
-@dataclass
-class PortState:
-    """The state of a product's current port (the Delta table of its working-tree major)."""
-
-    uri: str
-    published: bool = False
-    last_publish: dt.datetime | None = None
-    rows: int | None = None
-    delta_version: int | None = None
-    published_contract_version: str | None = None  # the contract the last publish carried
-    run_id: str | None = None
-    error: str | None = None  # the table exists but could not be read
 
 
 @dataclass
@@ -64,7 +49,7 @@ class CheckState:
 @dataclass
 class CatalogEntry:
     product: Product
-    port: PortState
+    port: PortDescription
     checks: CheckState
     freshness: str
     freshness_window: dt.timedelta | None
@@ -93,7 +78,7 @@ class CatalogEntry:
             "version": contract.version if contract else None,
             "last_publish": self.port.last_publish.isoformat() if self.port.last_publish else None,
             "rows": self.port.rows,
-            "delta_version": self.port.delta_version,
+            "delta_version": self.port.version,
             "published_contract_version": self.port.published_contract_version,
             "port": self.port.uri,
             "freshness": self.freshness,
@@ -132,33 +117,7 @@ def format_window(window: dt.timedelta | None) -> str | None:
     return f"{seconds} s"
 
 
-def port_state(uri: str) -> PortState:
-    """The port at `uri`: last publish, rows (counted from the table: a monthly publish commits
-    one month's files only) and Delta version; `published=False` when no table is there."""
-    from deltalake import DeltaTable  # deltalake loads when a port is read, not at `mesh --help`
-    from deltalake.exceptions import TableNotFoundError
-
-    state = PortState(uri=uri)
-    try:
-        table = DeltaTable(uri)
-    except TableNotFoundError:
-        return state
-    except Exception as exc:  # a damaged or unreachable table: show it, do not stop the catalog
-        state.error = f"{type(exc).__name__}: {exc}"
-        return state
-    state.published = True
-    state.delta_version = table.version()
-    history = table.history(_HISTORY_DEPTH)
-    commit = next((c for c in history if c.get("mesh.run_id")), history[0] if history else {})
-    if commit.get("timestamp") is not None:
-        state.last_publish = dt.datetime.fromtimestamp(commit["timestamp"] / 1000, dt.timezone.utc)
-    state.published_contract_version = commit.get("mesh.contract_version")
-    state.run_id = commit.get("mesh.run_id")
-    state.rows = table.to_pyarrow_dataset().count_rows()
-    return state
-
-
-def freshness_of(product: Product, port: PortState, now: dt.datetime) -> tuple[str, dt.timedelta | None]:
+def freshness_of(product: Product, port: PortDescription, now: dt.datetime) -> tuple[str, dt.timedelta | None]:
     """fresh / stale against the contract's freshness SLA; never published; no SLA."""
     sla = product.contract.service_level("freshness")
     window = sla.window if sla else None
@@ -222,7 +181,7 @@ def collect(
     mesh = mesh or Mesh.load(root)
     now = now or dt.datetime.now(dt.timezone.utc)
     products = sorted(mesh.products(), key=lambda p: p.id)
-    storage = storage_root(root)
+    store = port_store(root)  # configured once for the whole catalog
     checks = check_states(root, products)
     entries = []
     for product in products:
@@ -232,9 +191,9 @@ def collect(
         try:
             contract = product.contract
         except MeshError as exc:
-            entries.append(CatalogEntry(product, PortState(uri=""), CheckState(), UNKNOWN, None, consumers, problem=str(exc)))
+            entries.append(CatalogEntry(product, PortDescription(uri=""), CheckState(), UNKNOWN, None, consumers, problem=str(exc)))
             continue
-        port = port_state(current_port_uri(storage, product.domain, product.name, contract))
+        port = store.describe(store.uri(product.domain, product.name, contract.major))
         freshness, window = freshness_of(product, port, now)
         entries.append(CatalogEntry(product, port, checks.get(product.id, CheckState()), freshness, window, consumers))
     return entries

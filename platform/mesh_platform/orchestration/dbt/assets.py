@@ -1,10 +1,11 @@
-"""dbt products: `dbt build` on the domain's compute engine, then write-audit-publish.
+"""dbt products: `dbt build` on the domain's compute engine, then the one write path.
 
-Once dbt has exited (and let go of the engine's storage), each product model is checked against
-its contract where it lies — schema drift first, then every rule as SQL in the engine — and only a
-model that passes (and whose dbt tests passed) is published to its Delta port (engine -> Arrow ->
-Delta). What is engine-specific (profile, port sources, reading a model, the run lock) is the
-domain's ComputeEngine's (mesh_platform.runtime.engines); DuckDB is the default.
+Once dbt has exited (and let go of the engine's storage), each product model goes through the write
+path (runtime/publishing.py) where it lies — schema drift first, then every rule as SQL in the
+engine — and only a model that passes (and whose dbt tests passed) is committed to its port
+(engine -> Arrow -> port store), exactly as a Python product is. What is engine-specific (profile,
+port sources, reading a model, the run lock) is the domain's ComputeEngine's
+(mesh_platform.runtime.engines); DuckDB is the default.
 """
 
 from __future__ import annotations
@@ -32,17 +33,15 @@ from mesh_platform.model.errors import DescriptorError, PublishError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.model.redaction import without_values
-from mesh_platform.orchestration.checks import check_results, check_specs, violation
+from mesh_platform.orchestration.checks import check_results, check_specs
 from mesh_platform.orchestration.dbt.generated import check_no_hand_written_product_yml, write_generated
 from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli, dbt_executable, write_profile
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
-from mesh_platform.orchestration.products.assets import port_reader
 from mesh_platform.runtime.engines import ComputeEngine
-from mesh_platform.runtime.ports.delta import check_columns, publish
-from mesh_platform.runtime.ports.majors import commit_metadata, current_port_uri
-from mesh_platform.runtime.quality.engine import audit
-from mesh_platform.runtime.settings import mesh_home, storage_root
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.publishing import audit_relation, check_schema, commit, violation
+from mesh_platform.runtime.settings import mesh_home
 
 _BATCH_ROWS = 1_000_000
 
@@ -57,26 +56,21 @@ def _relation_of(manifest: Mapping[str, Any], engine: ComputeEngine, domain: str
 def audit_and_publish(
     engine: ComputeEngine, con: Any, relation: str, product: Product, root: Path, run_id: str, rules: list
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
-    """Check one product model where it lies; publish it only if every blocking rule passed."""
+    """One product model through the write path: conformed and audited where it lies, committed
+    only if every blocking rule passed."""
     key = dg.AssetKey(list(product.key))
-    contract = product.contract
     try:
-        check_columns(engine.output_schema(con, relation), contract.arrow_schema(), product.id)
+        check_schema(engine.output_schema(con, relation), product)
     except PublishError as drift:
         return [], None, drift
-    results = audit(con, relation, rules, personal_columns=contract.personal_columns, references=port_reader(root, product.domain))
+    results = audit_relation(con, relation, rules, product, root)
     checks = check_results(key, results)
     problem = violation(product.id, results)
     if problem is not None:
         return checks, None, problem
-    result = publish(
-        current_port_uri(storage_root(root), product.domain, product.name, contract),
-        engine.read_output(con, relation, batch_rows=_BATCH_ROWS),
-        contract.arrow_schema(),
-        label=product.id,
-        commit_metadata=commit_metadata(contract, product.id, run_id),
-    )
-    return checks, port_metadata(result, contract), None
+    output = engine.read_output(con, relation, batch_rows=_BATCH_ROWS)
+    result = commit(port_store(root), product.domain, product.name, product.contract, output, run_id=run_id)
+    return checks, port_metadata(result, product.contract), None
 
 
 def failure_summary(invocation) -> str:

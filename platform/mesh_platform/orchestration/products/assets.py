@@ -1,9 +1,9 @@
-"""Python products as Dagster assets, published write-audit-publish.
+"""Python products as Dagster assets, published through the one write path (runtime/publishing.py).
 
 The asset body calls the domain's function, casts its result to the contract's schema (schema
 drift stops here, with a diff), evaluates every contract rule in DuckDB, and only then hands the
-batch to the port IO manager. A blocking rule that fails leaves the port untouched: the output is
-never yielded, so nothing downstream runs on the bad batch.
+batch to the port IO manager, which commits it. A blocking rule that fails leaves the port
+untouched: the output is never yielded, so nothing downstream runs on the bad batch.
 """
 
 from __future__ import annotations
@@ -16,44 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import DescriptorError
-from mesh_platform.model.identity import domain_reader
-from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.product import CONTEXT_PARAMETER, PythonProduct
-from mesh_platform.model.rules import Rule
 from mesh_platform.orchestration.automation import partitions_of
-from mesh_platform.orchestration.checks import check_results, check_specs, violation
+from mesh_platform.orchestration.checks import check_results, check_specs
 from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY, asset_attributes, policy_metadata
-from mesh_platform.runtime import sealed
 from mesh_platform.runtime.global_policies import global_governance
-from mesh_platform.runtime.ports.delta import conform
-from mesh_platform.runtime.ports.formats import to_arrow
-from mesh_platform.runtime.quality.engine import audit
-from mesh_platform.runtime.reading import plan_read, read_lazily
-
-
-def port_reader(root: Path, reader: str):
-    """How an audit reads a referenced port (a relationship's global identifiers): as the domain
-    publishing, so access rules and masks hold for lookups too."""
-    identity = domain_reader(reader, how="audit")
-
-    def read(domain: str, product: str, columns: list[str]):
-        mesh = current_mesh(root)
-        target = mesh.require(f"{domain}.{product}", consumer=f"a relationship of domain {reader!r}")
-        return read_lazily(plan_read(mesh, identity, target, consumer=f"a relationship of domain {reader!r}"), columns)
-
-    return read
-
-
-def audit_batch(batch: pa.Table, rules: list[Rule], product: Product, root: Path):
-    """Every rule over the batch, on a sealed connection: contract sql rules are user-written."""
-    with sealed.connect() as con:
-        con.register("batch", batch)
-        return audit(con, "batch", rules, personal_columns=product.contract.personal_columns, references=port_reader(root, product.domain))
+from mesh_platform.runtime.publishing import audit_batch, conformed, violation
 
 
 def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
@@ -89,7 +61,8 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path, gove
 
     def compute(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[Any]:
         data = impl.fn(context, **inputs) if takes_context else impl.fn(**inputs)
-        batch = conform(to_arrow(data, product.id), product.contract.arrow_schema(), product.id).read_all()
+        # conform and audit here (the write path's first two steps); the IO manager commits.
+        batch = conformed(data, product)
         results = audit_batch(batch, rules, product, root)
         checks = check_results(key, results)
         problem = violation(product.id, results)

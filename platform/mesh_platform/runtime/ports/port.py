@@ -1,0 +1,72 @@
+"""What a port is, whatever store keeps it: its address, a staged batch, a publish's result, and
+what the catalog shows of it. Every port store (runtime/ports/store.py) speaks in these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import yaml
+
+from mesh_platform.model.contracts.model import Contract, contract_from_mapping
+from mesh_platform.model.names import check_name
+from mesh_platform.runtime.ports.conform import BatchGuard, PartitionSlice
+
+CONTRACT_METADATA_KEY = "mesh.contract"  # every publish carries its whole contract in its commit
+RUN_ID_KEY = "mesh.run_id"
+
+
+def port_uri(storage_root: str, domain: str, product: str, major: int) -> str:
+    """The address of one contract major of a product's port. Built here only, so the root may
+    become `s3://...`. A new major is a new table beside the old one, which stays readable."""
+    check_name(domain, "domain")
+    check_name(product, "product")
+    if not isinstance(major, int) or isinstance(major, bool) or not 0 <= major < 100_000:
+        raise ValueError(f"port major {major!r} is not a contract major version (a non-negative integer)")
+    return f"{storage_root.rstrip('/')}/{domain}/{product}/v{major}"
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """A conformed batch on its way to one port, not yet visible to any reader. Its rows stream
+    through `guard` (counted and checked) when the store publishes it."""
+
+    uri: str
+    label: str
+    schema: pa.Schema
+    guard: BatchGuard
+    partition_by: str | None = None
+    partition: PartitionSlice | None = None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    uri: str
+    version: int
+    rows: int
+
+
+@dataclass
+class PortDescription:
+    """What the catalog shows of a port: its last publish, rows and version; `published=False`
+    when nothing was ever published there, `error` when it exists but cannot be read."""
+
+    uri: str
+    published: bool = False
+    last_publish: dt.datetime | None = None
+    rows: int | None = None
+    version: int | None = None
+    published_contract_version: str | None = None  # the contract the last publish carried
+    run_id: str | None = None
+    error: str | None = None
+
+
+def contract_of_commit(commit: Mapping[str, object] | None, uri: str) -> Contract | None:
+    """The contract a publish wrote into its commit (None: a commit that carries none)."""
+    text = commit.get(CONTRACT_METADATA_KEY) if commit else None
+    if not text:
+        return None
+    return contract_from_mapping(yaml.safe_load(str(text)), Path(f"{uri} (published contract)"))

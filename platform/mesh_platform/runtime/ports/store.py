@@ -1,0 +1,87 @@
+"""The seam between the mesh and where its ports live: the `PortStore` interface, and the one
+factory that configures a store from settings.
+
+Everything that writes, reads or inspects a port goes through a store: the write path
+(runtime/publishing.py), governed reads (runtime/reading.py), majors and retirement
+(runtime/ports/majors.py, runtime/global_policies.py), contract export (runtime/export.py) and the
+catalog (cli/catalog/entries.py). Delta is the first backend (runtime/ports/delta.py, the only
+module that imports deltalake or pyarrow.fs); a second backend implements this protocol in its
+own module and is chosen in `port_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from mesh_platform.model.contracts.model import Contract
+from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.port import PortDescription, PublishResult, StagedBatch
+from mesh_platform.runtime.settings import storage_options, storage_root
+
+
+class PortStore(Protocol):
+    """Output ports of one mesh: one table per product and contract major, under `root`.
+
+    A store never decides what may be published or read (the write path and governed reads do);
+    it keeps versions. Readers see a version only once it is published, in full.
+    """
+
+    root: str
+
+    def uri(self, domain: str, product: str, major: int) -> str:
+        """The address of a product's port at one contract major (names checked: no escape from `root`)."""
+
+    def stage(
+        self, uri: str, data: pa.Table | pa.RecordBatchReader, schema: pa.Schema, *, label: str,
+        partition_by: str | None = None, partition: PartitionSlice | None = None,
+    ) -> StagedBatch:
+        """Prepare `data` as the next version of the port at `uri`, cast to `schema`. Refuses schema
+        drift at once (PublishError with the diff); nothing is visible to readers yet. With
+        `partition`, the batch replaces that slice only, and every row must fall inside it."""
+
+    def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
+        """Make a staged batch the port's next version, atomically, with `commit_metadata` kept
+        beside it (see `history`). Any failure (a refused row, a concurrent publish, the store
+        unreachable) raises PublishError and leaves the previous version readable and unchanged."""
+
+    def scan(
+        self, uri: str, label: str, *, partition: PartitionSlice | None = None, columns: list[str] | None = None,
+    ) -> pa.Table:
+        """The latest version's rows: only `columns` when given, only the files of `partition` when
+        given (pruned by partition values before any data is read). PublishError if never published."""
+
+    def dataset(self, uri: str, label: str) -> ds.Dataset:
+        """The latest version as a lazy Arrow dataset, read in place (DuckDB scans it without a copy)."""
+
+    def history(self, uri: str, limit: int = 10) -> list[dict]:
+        """The last `limit` commits, newest first: `version`, `timestamp` (ms since the epoch) and
+        the metadata each publish kept. Empty when never published."""
+
+    def published_majors(self, domain: str, product: str) -> list[int]:
+        """The contract majors of a product that have a port, lowest first."""
+
+    def stored_contract(self, uri: str) -> Contract | None:
+        """The contract the port's latest version was published with (None: never published)."""
+
+    def latest_published(self, domain: str, product: str) -> tuple[int, Contract] | None:
+        """The highest published major and its stored contract: what consumers see now."""
+
+    def describe(self, uri: str) -> PortDescription:
+        """What the catalog shows: last publish, rows, version, contract version, run. Never raises:
+        a port that cannot be read is described with its error."""
+
+    def server_entry(self, uri: str, label: str | None = None) -> dict:
+        """An ODCS `servers` entry telling consumers where and how to read the port."""
+
+
+def port_store(project_root: str | Path) -> PortStore:
+    """The store of the mesh at `project_root`: root and storage options read from settings once,
+    here. The options (credentials) stay inside the store: never logged, never in its repr."""
+    from mesh_platform.runtime.ports.delta import DeltaPortStore  # deltalake loads when a port is touched, not at `mesh --help`
+
+    return DeltaPortStore(storage_root(project_root), storage_options())
