@@ -122,6 +122,9 @@ def test_a_run_the_daemon_launches_steps_through_the_executor_from_settings(tmp_
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(DAEMON_WORKSPACE.format(root=ROOT))
     env = mesh_env(tmp_path / "home", DAGSTER_HOME=str(instance_home))
+    # Create the instance's SQLite storages first: the daemon and `dagster job launch` opening an
+    # empty instance at the same moment race on its schema migrations (alembic CommandError).
+    dg.DagsterInstance.from_config(str(instance_home)).dispose()
     daemon = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,  # its own group: its code server stops with it
