@@ -135,7 +135,14 @@ def read_arrow(
 
 
 def read_dataset(uri: str, label: str, storage_options: Mapping[str, str] | None = None) -> ds.Dataset:
-    return open_port(uri, label, storage_options).to_pyarrow_dataset()
+    table = open_port(uri, label, storage_options)
+    local = None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
+    if local is None:
+        return table.to_pyarrow_dataset()
+    # A native filesystem for a local port: deltalake's default is a Python one, whose every file
+    # open takes the GIL from Arrow's IO threads. DuckDB scanning the dataset from its own threads
+    # while the query's thread waits for the GIL then deadlocks (seen in `mesh sql` and audits).
+    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(str(local), pafs.LocalFileSystem()))
 
 
 def server_entry(uri: str, label: str | None = None) -> dict:
