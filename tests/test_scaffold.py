@@ -115,7 +115,7 @@ def test_scaffolded_files_and_what_the_commands_print(scaffolded):
     generated = root / GENERATED
     sources = [s for path in sorted((generated / "sources").glob("*.yml")) for s in yaml.safe_load(path.read_text())["sources"]]
     assert {(s["name"], t["name"]) for s in sources for t in s["tables"]} == {("flight_operations", "flights"), ("shared", "carriers")}
-    assert all(s["config"]["meta"] == {"plugin": "mesh_port"} for s in sources)
+    assert all(s["config"]["meta"] == {"plugin": "mesh_port", "save_mode": "ignore"} for s in sources)
     models = [m for path in sorted(generated.glob("*.yml")) for m in yaml.safe_load(path.read_text())["models"]]
     assert [m["name"] for m in models] == ["example_records", "origin_traffic"]
     assert all(m["config"]["contract"]["enforced"] for m in models)

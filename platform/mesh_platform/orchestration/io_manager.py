@@ -2,6 +2,11 @@
 
 It knows a product only by its asset key `[domain, product]` and the metadata the platform put
 on the asset (contract file, partition column). No domain code ever sees a path.
+
+Inputs are read as of a port version, and the version is kept: each input's Delta version is
+recorded in the consuming asset's materialization metadata as `mesh/input_version/<domain>.<product>`,
+and a run tagged with the same key (value: a version) reads that input as of that version, so a
+re-run can reproduce what a materialization read.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from mesh_platform.model.contracts import load_contract
 from mesh_platform.model.identity import step_reader
@@ -20,11 +26,12 @@ from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.formats import from_arrow, to_arrow
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.publishing import commit
-from mesh_platform.runtime.reading import plan_read, read_table
+from mesh_platform.runtime.reading import locate, plan_read, read_table
 
 CONTRACT_KEY = "mesh/contract"
 PARTITION_COLUMN_KEY = "mesh/partition_column"
 PINNED_MAJOR_KEY = "mesh/major"  # on an input: the contract major the consumer pinned
+INPUT_VERSION_PREFIX = "mesh/input_version/"  # + product id: a run tag pinning an input, and its recorded version
 
 
 def column_schema(contract) -> dg.TableSchema:
@@ -61,6 +68,8 @@ class PortIOManager(dg.ConfigurableIOManager):
 
     project_root: str
     domain: str
+    # The versions each step's inputs were read at, until its output is committed: (run, step) -> {key: version}.
+    _read_versions: dict[tuple[str, str], dict[str, int]] = PrivateAttr(default_factory=dict)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         domain, product = _key(context.asset_key)
@@ -79,6 +88,8 @@ class PortIOManager(dg.ConfigurableIOManager):
             run_id=context.run_id, partition_by=partition_column, partition=_slice(context, partition_column),
         )
         context.add_output_metadata(port_metadata(result, contract))
+        read = self._read_versions.pop((context.run_id, context.step_key), {})
+        context.add_output_metadata({key: dg.MetadataValue.int(version) for key, version in sorted(read.items())})
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = context.upstream_output
@@ -89,13 +100,31 @@ class PortIOManager(dg.ConfigurableIOManager):
         producer = mesh.require(product_id(domain, product), consumer=f"domain {self.domain!r}")
         pinned = (context.definition_metadata or {}).get(PINNED_MAJOR_KEY)
         # The reader is the domain whose product this step builds, never a configurable name.
-        plan = plan_read(mesh, step_reader(context, self.domain), producer, pinned)
+        version_key = INPUT_VERSION_PREFIX + producer.id
+        version = pinned_version(context.step_context.run_tags, version_key)
+        plan = plan_read(mesh, step_reader(context, self.domain), producer, pinned, version=version)
         if plan.warning:
             context.log.warning(plan.warning)
-        table = read_table(plan, partition)
+        location = locate(plan)
+        table = read_table(plan, partition, location=location)
+        step = (context.step_context.run_id, context.step_context.step.key)
+        self._read_versions.setdefault(step, {})[version_key] = location.version
         masked = f", masked: {', '.join(sorted(plan.masks))}" if plan.masks else ""
-        context.log.debug(f"read {table.num_rows} rows of {plan.label} for {plan.reader}{masked}")
+        context.log.debug(f"read {table.num_rows} rows of {plan.label} version {location.version} for {plan.reader}{masked}")
         return from_arrow(table, context.dagster_type.typing_type)
+
+
+def pinned_version(tags, key: str) -> int | None:
+    """The port version a run's tag `key` pins an input to (None: untagged, the latest)."""
+    value = tags.get(key)
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.isdigit():
+        raise dg.DagsterInvariantViolationError(
+            f"run tag {key}={value!r}: a port version is a non-negative integer (the `{key}` of a past materialization)"
+        )
+    return int(text)
 
 
 def port_metadata(result, contract) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from mesh_platform.runtime.ports.formats import to_arrow
 from mesh_platform.runtime.ports.port import CONTRACT_METADATA_KEY, RUN_ID_KEY, PublishResult
 from mesh_platform.runtime.ports.store import PortStore
 from mesh_platform.runtime.quality.engine import RuleResult, audit, blocking_failures, describe_failures
-from mesh_platform.runtime.reading import plan_read, read_lazily
+from mesh_platform.runtime.reading import plan_read, read_table
 
 
 class ContractViolation(PublishError):
@@ -64,13 +64,15 @@ def check_schema(schema: pa.Schema, product: Product) -> None:
 
 def port_reader(root: Path, reader: str) -> Callable[[str, str, list[str]], Any]:
     """How an audit reads a referenced port (a relationship's global identifiers): as the domain
-    publishing, so access rules and masks hold for lookups too."""
+    publishing, so access rules and masks hold for lookups too. Only the looked-up columns are
+    read (natively by DuckDB, or masked as Arrow) into a table the sealed audit connection gets:
+    that connection reads no port's files, so a contract's sql rule cannot write into one either."""
     identity = domain_reader(reader, how="audit")
 
     def read(domain: str, product: str, columns: list[str]):
         mesh = current_mesh(root)
         target = mesh.require(f"{domain}.{product}", consumer=f"a relationship of domain {reader!r}")
-        return read_lazily(plan_read(mesh, identity, target, consumer=f"a relationship of domain {reader!r}"), columns)
+        return read_table(plan_read(mesh, identity, target, consumer=f"a relationship of domain {reader!r}"), columns=columns)
 
     return read
 

@@ -1,7 +1,10 @@
 """The one way a domain reads another domain's port: access checked, major resolved, masked.
 
-The IO manager, the dbt port plugin, the audit's relationship lookups and `mesh sql` all read
-through here, so a refusal or a mask is the same whichever way the data is reached.
+The IO manager, the dbt port plugin, the audit's relationship lookups and `mesh sql` all plan
+their reads here, so a refusal or a mask is the same whichever way the data is reached. An
+unmasked local port is then scanned by DuckDB itself (runtime/engines/duckdb_ports.py); a masked
+one is read as Arrow and masked in Python (runtime/masking.py): its files are never handed to an
+engine that runs a consumer's SQL.
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from mesh_platform.model.access import AccessDenied, masks_for, require_read
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.identity import Reader, require_reader
 from mesh_platform.model.mesh import Mesh
+from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.masking import mask_table
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.majors import retirement_date
+from mesh_platform.runtime.ports.port import PortLocation
 from mesh_platform.runtime.ports.store import PortStore, port_store
 from mesh_platform.runtime.settings import masking_key
 
@@ -43,6 +47,7 @@ class PortRead:
     store: PortStore
     masks: dict[str, str] = field(default_factory=dict)
     warning: str | None = None  # the pinned major retires soon
+    version: int | None = None  # the Delta version a consumer pinned (None: the latest)
 
     @property
     def label(self) -> str:
@@ -52,14 +57,17 @@ class PortRead:
 
 def plan_read(
     mesh: Mesh, reader: Reader, product: Product, major: int | None = None,
-    consumer: str | None = None, today: dt.date | None = None,
+    consumer: str | None = None, today: dt.date | None = None, version: int | None = None,
 ) -> PortRead:
-    """Decide what `reader` may read of `product` (pinned to `major`, else the current one).
-    `reader` is an identity the platform bound (governance/identity.py), never a claimed name."""
+    """Decide what `reader` may read of `product` (pinned to `major`, else the current one; as of
+    Delta `version` of that major's port, else its latest). `reader` is an identity the platform
+    bound (governance/identity.py), never a claimed name."""
     reader = require_reader(reader)
     consumer = consumer or str(reader)
     if major is not None and (not isinstance(major, int) or isinstance(major, bool) or major < 0):
         raise MeshError(f"{consumer}: {major!r} is not a contract major (a non-negative integer)")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
+        raise MeshError(f"{consumer} pins {product.id} to version {version!r}: a port version is a non-negative integer")
     require_read(product, reader.name, consumer)
     store = port_store(mesh.root)
     current = product.contract.major
@@ -80,16 +88,49 @@ def plan_read(
             warning = f"{consumer} reads {product.id}@v{major}, which retires on {until.isoformat()} ({(until - today).days} days); move to v{current}"
     published = store.stored_contract(uri)
     masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
-    return PortRead(mesh.root, product, reader, major, uri, store, masks, warning)
+    plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version)
+    if version is not None:
+        locate(plan)  # a version the table does not have is refused now, naming port and version
+    return plan
 
 
-def read_table(plan: PortRead, partition: PartitionSlice | None = None, columns: list[str] | None = None) -> pa.Table:
-    table = plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns)
-    return mask_table(table, plan.masks, masking_key(plan.root)) if plan.masks else table
+def locate(plan: PortRead) -> PortLocation:
+    """Where the planned port's table is and which version the read sees (PublishError: never published)."""
+    return plan.store.locate(plan.uri, plan.label, plan.version)
 
 
-def read_lazily(plan: PortRead, columns: list[str] | None = None) -> ds.Dataset | pa.Table:
-    """An Arrow dataset read in place when nothing is masked; else the masked table (of `columns`
-    only, when given: masking costs a keyed hash per value)."""
-    return read_table(plan, columns=columns) if plan.masks else plan.store.dataset(plan.uri, plan.label)
+def native_location(plan: PortRead) -> PortLocation | None:
+    """Where DuckDB may scan the planned port itself, or None: a masked port (masking is a keyed
+    hash in Python: its files never reach a consumer's engine) or a port DuckDB does not read
+    natively yet (an object store, issue 13: read on the Arrow path)."""
+    if plan.masks:
+        return None
+    location = locate(plan)
+    return location if location.local else None
 
+
+def read_table(
+    plan: PortRead, partition: PartitionSlice | None = None, columns: list[str] | None = None,
+    location: PortLocation | None = None,
+) -> pa.Table:
+    """The planned rows as Arrow: only `columns` and `partition` when given. Unmasked local ports
+    are scanned by DuckDB (pushdown into the Delta files); masked ones are read and masked here.
+    `location` is the plan's, when the caller located it already (e.g. to record its version)."""
+    if plan.masks:
+        version = location.version if location is not None else plan.version
+        table = plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns, version=version)
+        return mask_table(table, plan.masks, masking_key(plan.root))
+    location = location if location is not None else locate(plan)
+    if location.local:
+        return duckdb_ports.read_arrow(location, columns, partition)
+    # An object-store port (issue 13): read as Arrow by the store until DuckDB reads it natively.
+    return plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns, version=location.version)
+
+
+def arrow_relation(plan: PortRead, columns: list[str] | None = None):
+    """What a session registers for a port it does not scan natively (`native_location` is None):
+    the masked table (of `columns` only, when given: masking costs a keyed hash per value), or an
+    object-store port's lazy Arrow dataset (issue 13)."""
+    if plan.masks:
+        return read_table(plan, columns=columns)
+    return plan.store.dataset(plan.uri, plan.label, plan.version)

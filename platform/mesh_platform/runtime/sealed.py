@@ -20,8 +20,14 @@ settings close them in the engine, whatever the SQL looks like:
 - Extension autoinstall/autoload, community extensions, persistent secrets and Python replacement
   scans (a query naming a Python variable) are turned off too: none is needed, each is a door.
 
+- `allowed_directories`: a session that reads ports natively (DuckDB's delta_scan) is given the
+  folders of exactly those ports, set before sealing; `..` and symlink escapes are refused by DuckDB.
+  A masked port's folder is never one of them (its rows reach a session as a masked Arrow table).
+  An allowed folder is writable too (`COPY ... TO '<folder>/x'`), so statements are also checked
+  by their parsed type (`refused_statement`): only reads and in-memory objects pass.
+
 Not used: `disabled_filesystems = 'LocalFileSystem'` also stops spilling and makes DuckDB refuse
-to lock itself; `allowed_directories`/`allowed_paths` only ever widen access.
+to lock itself; `allowed_paths` (files) is not needed: a port is a folder.
 """
 
 from __future__ import annotations
@@ -30,21 +36,43 @@ import re
 import shutil
 import tempfile
 import weakref
+from collections.abc import Iterable
+from pathlib import Path
 
 import duckdb
+
+# What user-written SQL may do on a sealed connection, by parsed statement type: read, and make
+# views, macros and tables in its own in-memory catalog. Everything else (COPY, EXPORT, ATTACH,
+# DETACH, LOAD/INSTALL, SET/RESET/USE, CALL/CHECKPOINT, VACUUM, PRAGMA, PREPARE/EXECUTE, ...) is
+# refused before it runs: an allowed folder must never be written, whatever the engine permits.
+_ALLOWED = frozenset({
+    duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.CREATE,
+    duckdb.StatementType.DROP, duckdb.StatementType.INSERT, duckdb.StatementType.UPDATE,
+    duckdb.StatementType.DELETE, duckdb.StatementType.TRANSACTION,
+    duckdb.StatementType.SET,  # `lock_configuration` refuses every setting, with its own message
+})
+# `EXPLAIN ANALYZE <statement>` runs the statement: what it explains must pass too.
+_EXPLAIN = re.compile(r"\s*explain(\s+analy[sz]e)?\s+", re.IGNORECASE)
 
 _LOCKED = "the configuration has been locked"
 _OPTION = re.compile(r'configuration option "+([^"]+)"+')
 _EXTENSION = re.compile(r"(?<=: )[^:]*? exists in the \w+ extension")
 
 
-def seal(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Seal `con` for good and return it. Python code may still register relations on it."""
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def seal(con: duckdb.DuckDBPyConnection, read_dirs: Iterable[Path] = ()) -> duckdb.DuckDBPyConnection:
+    """Seal `con` for good and return it. Python code may still register relations on it. It may
+    read files under `read_dirs` only (resolved folders: the ports it reads natively); extensions
+    it needs must be loaded, from their files, before."""
     scratch = tempfile.mkdtemp(prefix="mesh-sealed-")
     weakref.finalize(con, shutil.rmtree, scratch, True)  # at close of the last reference, or at exit
-    quoted = scratch.replace("'", "''")
+    folders = ", ".join(_text(str(Path(folder).resolve()).rstrip("/") + "/") for folder in read_dirs)
     for statement in (
-        f"SET temp_directory = '{quoted}'",  # before external access is off: it becomes the only allowed folder
+        f"SET temp_directory = {_text(scratch)}",  # before external access is off: it becomes an allowed folder
+        f"SET allowed_directories = [{folders}]",
         "SET autoinstall_known_extensions = false",
         "SET autoload_known_extensions = false",
         "SET allow_community_extensions = false",
@@ -60,6 +88,29 @@ def seal(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def connect(database: str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A new DuckDB connection, sealed: the one way the platform opens one for user-written SQL."""
     return seal(duckdb.connect(database, read_only=read_only))
+
+
+def refused_statement(sql: str, where: str, reach: str) -> str | None:
+    """One line refusing `sql` when one of its statements is not a read or an in-memory object
+    (by DuckDB's own parse, never by text), or None. A statement that does not parse is left to
+    DuckDB, whose syntax error says more."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return None
+    for statement in statements:
+        kind = statement.type
+        if kind == duckdb.StatementType.EXPLAIN:
+            explained = _EXPLAIN.match(statement.query)
+            inner = refused_statement(statement.query[explained.end():], where, reach) if explained else "?"
+            if inner is None:
+                continue
+        elif kind in _ALLOWED:
+            continue
+        name = kind.name.replace("_STATEMENT", "")
+        return (f"{name} statements are refused in {where}: {reach}; it may query (SELECT, EXPLAIN) and "
+                "create views and tables in memory, never write a file, attach, load or change a setting")
+    return None
 
 
 def refusal(exc: BaseException, where: str, reach: str) -> str | None:

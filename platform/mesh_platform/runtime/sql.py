@@ -1,13 +1,17 @@
 """`mesh sql`: a DuckDB session over the mesh's ports, as one domain sees them.
 
-Every product the acting domain may read becomes a view `domain.product` over its Delta port
-(registered from an Arrow dataset, read in place; DuckDB's delta extension is not needed), with
-personal columns masked exactly as the governed read path masks them. Products it may not read
-are not there, and a query naming one is refused with the access policy's message.
+Every product the acting domain may read becomes a view `domain.product` over its Delta port:
+DuckDB's own `delta_scan` of the port's folder when nothing in it is masked for the domain; a
+masked table registered from Arrow (personal columns masked exactly as the governed read path
+masks them) when something is. Products it may not read are not there, and a query naming one is
+refused with the access policy's message.
 
-The connection is sealed (see `sealed.py`): the views are all a query reaches — no file, no other
-database, no extension, no setting. The session opens with what loads: a product or domain whose
-files are broken is named in `unavailable`, and the others answer.
+The connection is sealed (see `sealed.py`) with the folders of exactly the unmasked ports it
+reads as its allowed directories: a query reaches those views and those files — no other file
+(a masked port's files included), no other database, no extension, no setting — and a
+statement that would write (COPY, EXPORT, ATTACH, ...) is refused by its type before it runs.
+The session opens with what loads: a product or domain whose files are broken is named in
+`unavailable`, and the others answer.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.model.identity import operator_reader
 from mesh_platform.model.mesh import SHARED_DOMAIN, SHARED_FOLDER, Mesh
 from mesh_platform.runtime import sealed
+from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.quality.compile import quote
-from mesh_platform.runtime.reading import plan_read, read_lazily
+from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 
 WHERE = "mesh sql"
 REACH = "a session reads only the ports it was given as views (`.tables` lists them)"
@@ -39,7 +44,7 @@ class SealedRefusal(MeshError):
 class SqlSession:
     mesh: Mesh
     acting: str | None
-    con: duckdb.DuckDBPyConnection = field(default_factory=sealed.connect)
+    con: duckdb.DuckDBPyConnection | None = None  # sealed once the ports it reads are known
     views: dict[str, list[str]] = field(default_factory=dict)  # product id -> masked columns
     refused: dict[str, str] = field(default_factory=dict)  # product id -> why
     unpublished: list[str] = field(default_factory=list)
@@ -61,32 +66,51 @@ class SqlSession:
             raise MeshError(f"--as {acting!r}: no such domain in this mesh; domains: {hint}")
         session = cls(mesh, acting)
         session.unavailable.update({f"domain {name}": why for name, why in sorted(broken.items())})
+        planned = []
         for product in mesh.products():
             try:
-                session._attach(product)
+                found = session._plan(product)
             except MeshError as exc:  # one broken contract leaves the other products readable
                 session.unavailable[product.id] = " ".join(str(exc).split())
+                continue
+            if found is not None:
+                planned.append(found)
+        # Sealed with exactly the unmasked ports' folders readable: a masked port's never is.
+        session.con = duckdb_ports.sealed_session(location for _, location in planned if location is not None)
+        for plan, location in planned:
+            try:
+                session._attach(plan, location)
+            except (MeshError, duckdb.Error) as exc:  # a port whose files are broken leaves the others readable
+                session.unavailable[plan.product.id] = " ".join(str(exc).split())
         return session
 
-    def _attach(self, product) -> None:
+    def _plan(self, product):
+        """What the session reads of `product`: its plan and, when DuckDB scans it natively,
+        where; None when the domain may not read it or it was never published."""
         reader = self.reader.name
         if self.acting is None and product.descriptor.access != "public":
             self.refused[product.id] = (f"{product.id} is {product.descriptor.access}: a session without --as sees public "
                                         "products only; pass --as and a domain allowed to read it")
-            return
+            return None
         if not may_read(product, reader):
             self.refused[product.id] = refusal(product, reader)
-            return
+            return None
         try:
             plan = plan_read(self.mesh, self.reader, product)
-            data = read_lazily(plan)
+            return plan, native_location(plan)
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
-            return
-        hidden = f"port__{product.domain}__{product.name}"
-        self.con.register(hidden, data)
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
-        self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
+            return None
+
+    def _attach(self, plan: PortRead, location) -> None:
+        product = plan.product
+        if location is not None:
+            duckdb_ports.create_port_view(self.con, product.domain, product.name, location)
+        else:  # masked (or an object-store port): registered from Arrow, never its files
+            hidden = f"port__{product.domain}__{product.name}"
+            self.con.register(hidden, arrow_relation(plan))
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
         self.views[product.id] = sorted(plan.masks)
 
     def products_named(self, query: str) -> list[str]:
@@ -114,7 +138,13 @@ class SqlSession:
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation | None:
         self.check_access(query)
+        self._refuse_writes(query)
         return self.con.sql(query)
+
+    def _refuse_writes(self, query: str) -> None:
+        line = sealed.refused_statement(query, WHERE, REACH)
+        if line is not None:
+            raise SealedRefusal(line)
 
     def run(self, query: str) -> tuple[list[str], list[tuple]] | None:
         """Run one query to the end: its columns and rows, or None for a statement without a
@@ -124,6 +154,7 @@ class SqlSession:
             record(self.mesh.root, self.acting, query, named)
         try:
             self._refuse_unreadable(named)
+            self._refuse_writes(query)
             relation = self.con.sql(query)
             return None if relation is None else (relation.columns, relation.fetchall())
         except duckdb.Error as exc:

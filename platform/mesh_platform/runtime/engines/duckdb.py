@@ -2,8 +2,9 @@
 
 - profile: dbt-duckdb on `<mesh home>/warehouse/<domain>.duckdb` (runtime.settings.warehouse_path),
   one thread, and the `mesh_port` plugin (duckdb_port_source.py) configured as the domain;
-- input ports: dbt sources with `meta: {plugin: mesh_port}`, which the plugin serves as views over
-  Arrow datasets read through the governed read path (the producer's DuckDB file is never opened);
+- input ports: dbt sources with `meta: {plugin: mesh_port, save_mode: ignore}`, which the plugin
+  serves, after the governed read path's checks, as views over DuckDB's `delta_scan` of the port
+  (masked ports: over the masked Arrow table); the producer's DuckDB file is never opened;
 - outputs: the file, opened read-only and sealed (runtime.sealed) once dbt has exited, so the
   contract's rules audit each model in place and the publish streams it out as Arrow batches;
 - lock: a DuckDB file admits one writing process, so runs of a domain take turns on a lock file
@@ -44,7 +45,9 @@ class DuckDBEngine(ComputeEngine):
         }
 
     def source_binding(self) -> dict[str, Any]:
-        return {"meta": {"plugin": PLUGIN_ALIAS}}
+        # save_mode ignore: dbt-duckdb keeps the native view the plugin made on connecting
+        # (duckdb_port_source.py) instead of replacing it with a view over a registered object.
+        return {"meta": {"plugin": PLUGIN_ALIAS, "save_mode": "ignore"}}
 
     @contextlib.contextmanager
     def open_outputs(self, root: Path, domain: str) -> Iterator[duckdb.DuckDBPyConnection]:

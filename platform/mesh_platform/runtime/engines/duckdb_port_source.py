@@ -2,14 +2,25 @@
 
 Each input port of a consumer is a dbt source the platform generates (orchestration.dbt.generated,
 `source_entry`): the producer domain as the source, its product as the table, with
-`meta: {plugin: mesh_port}`. The plugin reads the port through the platform's governed read
-path — access checked, the pinned contract major resolved, personal columns masked — and hands
-DuckDB an Arrow dataset: the consumer never opens the producer's DuckDB file, and nothing needs
-DuckDB's delta extension.
+`meta: {plugin: mesh_port, save_mode: ignore}`. Every port is planned through the platform's
+governed read path — access checked, the pinned contract major resolved, personal columns masked —
+and the consumer never opens the producer's DuckDB file.
+
+How the source becomes a relation (dbt-duckdb 1.11, environments/local.py `load_source`): at each
+`source()` it asks the plugin's `load` for a Python object, registers it on the cursor, makes the
+source a view over that registration, and re-registers the object on every cursor it opens later.
+A DuckDB relation cannot be registered on another cursor, so a native scan cannot travel that way.
+Instead, on every connection dbt opens (`configure_connection`), the plugin loads the delta
+extension from its file and makes each unmasked input a view over `delta_scan('<port>')` in the
+domain's database; `save_mode: ignore` makes dbt-duckdb keep an existing view and skip `load`.
+A masked input (or one refused or never published) has its view dropped there, so dbt calls
+`load`, which plans the read again (refusals are raised at the model that reads it) and hands over
+the masked Arrow table: the masking key never reaches SQL.
 
 How the DuckDB engine binds input ports (duckdb.py): its profile names this module, by path, as
 the plugin with alias `mesh_port`, configured as the reading domain. It imports no Dagster: it
-runs in every dbt process.
+runs in every dbt process. A Delta version pin is not offered to dbt sources (the pinned major
+is): every connection reads the ports' latest versions.
 """
 
 from __future__ import annotations
@@ -24,31 +35,57 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
-from mesh_platform.runtime.reading import plan_read, read_lazily
+from mesh_platform.runtime.engines import duckdb_ports
+from mesh_platform.runtime.quality.compile import quote
+from mesh_platform.runtime.reading import arrow_relation, native_location, plan_read
 
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.project_root = Path(plugin_config["project_root"])
         self.reader_domain = plugin_config["domain"]
+        self._registered: dict[tuple[str, str], Any] = {}  # read once per dbt process (masking: a keyed hash per value)
+
+    @property
+    def consumer(self) -> str:
+        return f"dbt project of domain {self.reader_domain!r}"
 
     def update_connection_config(self, creds, config: dict[str, Any]) -> None:
         # A standalone `dbt build` (the project's checked-in profile) may be the first to open
         # the domain's DuckDB file: its folder must exist, as the platform's runs make sure too.
         Path(creds.path).parent.mkdir(parents=True, exist_ok=True)
 
-    def load(self, source_config: SourceConfig):
+    def configure_connection(self, conn) -> None:
+        duckdb_ports.load_delta(conn)
         mesh = current_mesh(self.project_root)
-        wanted = product_id(source_config.schema, source_config.identifier)
-        consumer = f"dbt project of domain {self.reader_domain!r}"
-        producer = mesh.require(wanted, consumer=consumer)
+        domain = mesh.domains.get(self.reader_domain)
+        inputs = {port.key for p in (domain.products.values() if domain else ()) for port in p.inputs}
+        for key in sorted(inputs):
+            location = None
+            try:
+                location = native_location(self._plan(mesh, key))
+            except MeshError:  # refused, unknown or never published: `load` raises it where a model reads it
+                pass
+            if location is not None:
+                duckdb_ports.create_port_view(conn, key[0], key[1], location)
+            else:
+                conn.execute(f"DROP VIEW IF EXISTS {quote(key[0])}.{quote(key[1])}")
+
+    def _plan(self, mesh, key: tuple[str, str]):
+        producer = mesh.require(product_id(*key), consumer=self.consumer)
         # The domain comes from the profile the platform writes for the domain's own dbt run.
         reader = domain_reader(self.reader_domain, how="dbt")
-        plan = plan_read(mesh, reader, producer, pinned_major(mesh, self.reader_domain, producer.key), consumer=consumer)
-        return read_lazily(plan)
+        return plan_read(mesh, reader, producer, pinned_major(mesh, self.reader_domain, producer.key), consumer=self.consumer)
+
+    def load(self, source_config: SourceConfig):
+        """A source `configure_connection` did not make a native view: masked (or refused, which raises here)."""
+        key = (source_config.schema, source_config.identifier)
+        if key not in self._registered:
+            self._registered[key] = arrow_relation(self._plan(current_mesh(self.project_root), key))
+        return self._registered[key]
 
     def default_materialization(self) -> str:
-        # A view over the Arrow dataset: the consumer reads the port in place, without a copy.
+        # A view over the registered table: dbt-duckdb registers it again on every cursor.
         return "view"
 
 

@@ -19,10 +19,10 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from mesh_platform.model.contracts.model import Contract
-from mesh_platform.model.errors import PublishError
+from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.runtime.ports.conform import BatchGuard, PartitionSlice, conform
 from mesh_platform.runtime.ports.port import (
-    RUN_ID_KEY, PortDescription, PublishResult, StagedBatch, contract_of_commit, port_uri,
+    RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri,
 )
 
 CHECKPOINT_EVERY = 10  # commits between Delta checkpoints of a port
@@ -121,28 +121,63 @@ def open_port(uri: str, label: str, storage_options: Mapping[str, str] | None = 
     return table
 
 
+def _local_path(uri: str) -> Path | None:
+    """The folder of a port on local disk, resolved; None for an object-store URI."""
+    return None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
+
+
+def _at_version(table: DeltaTable, uri: str, label: str, version: int | None) -> int:
+    """Load `version` of an open table (validated), or keep its latest; the version it holds."""
+    latest = table.version()
+    if version is None:
+        return latest
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= latest:
+        raise MeshError(f"{label}: cannot read version {version!r} of its port at {uri}: "
+                        f"a version is an integer from 0 to {latest} (its latest)")
+    if version != latest:
+        try:
+            table.load_as_version(version)
+        except Exception as exc:  # its log files were cleaned up: that version cannot be rebuilt
+            raise MeshError(f"{label}: version {version} of its port at {uri} is no longer readable: "
+                            + " ".join(str(exc).split())) from exc
+    return version
+
+
+def locate(uri: str, label: str, version: int | None = None, storage_options: Mapping[str, str] | None = None) -> PortLocation:
+    """Where the port's table is, and which version to read (the latest, or `version` validated)."""
+    table = open_port(uri, label, storage_options)
+    latest = table.version()
+    chosen = _at_version(table, uri, label, version)
+    local = _local_path(uri)
+    return PortLocation(str(local) if local else uri, chosen, latest, local is not None, pa.schema(table.schema().to_arrow()))
+
+
 def read_arrow(
     uri: str, label: str, partition: PartitionSlice | None = None, columns: list[str] | None = None,
-    storage_options: Mapping[str, str] | None = None,
+    storage_options: Mapping[str, str] | None = None, version: int | None = None,
 ) -> pa.Table:
+    """The port's rows as an Arrow table: the read path of masked ports (masking is a keyed hash
+    in Python) and of ports DuckDB does not read natively yet (object stores, issue 13)."""
     table = open_port(uri, label, storage_options)
+    _at_version(table, uri, label, version)
+    local = _local_path(uri)
+    # A native filesystem for a local port: deltalake's default is a Python one, whose every file
+    # open takes the GIL from Arrow's IO threads.
+    filesystem = pafs.SubTreeFileSystem(str(local), pafs.LocalFileSystem()) if local else None
     if partition is None:
-        return table.to_pyarrow_dataset().to_table(columns=columns)
+        return table.to_pyarrow_dataset(filesystem=filesystem).to_table(columns=columns)
     # Prune by the files' partition values first: a dataset of every file of ten years costs
     # more to build than reading the one month does.
-    dataset = table.to_pyarrow_dataset(file_pruning_predicate=partition.predicate())
+    dataset = table.to_pyarrow_dataset(file_pruning_predicate=partition.predicate(), filesystem=filesystem)
     return dataset.to_table(columns=columns, filter=partition.expression())
 
 
-def read_dataset(uri: str, label: str, storage_options: Mapping[str, str] | None = None) -> ds.Dataset:
+def read_dataset(uri: str, label: str, storage_options: Mapping[str, str] | None = None, version: int | None = None) -> ds.Dataset:
+    """The port as a lazy Arrow dataset: only for ports DuckDB cannot scan natively yet (object
+    stores, issue 13); local ports are read with DuckDB's delta_scan (runtime/engines/duckdb_ports.py)."""
     table = open_port(uri, label, storage_options)
-    local = None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
-    if local is None:
-        return table.to_pyarrow_dataset()
-    # A native filesystem for a local port: deltalake's default is a Python one, whose every file
-    # open takes the GIL from Arrow's IO threads. DuckDB scanning the dataset from its own threads
-    # while the query's thread waits for the GIL then deadlocks (seen in `mesh sql` and audits).
-    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(str(local), pafs.LocalFileSystem()))
+    _at_version(table, uri, label, version)
+    return table.to_pyarrow_dataset()
 
 
 def server_entry(uri: str, label: str | None = None) -> dict:
@@ -174,11 +209,14 @@ class DeltaPortStore:
     def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
         return commit(staged, commit_metadata, self.storage_options)
 
-    def scan(self, uri, label, *, partition=None, columns=None) -> pa.Table:
-        return read_arrow(uri, label, partition, columns, self.storage_options)
+    def scan(self, uri, label, *, partition=None, columns=None, version=None) -> pa.Table:
+        return read_arrow(uri, label, partition, columns, self.storage_options, version)
 
-    def dataset(self, uri: str, label: str) -> ds.Dataset:
-        return read_dataset(uri, label, self.storage_options)
+    def dataset(self, uri: str, label: str, version: int | None = None) -> ds.Dataset:
+        return read_dataset(uri, label, self.storage_options, version)
+
+    def locate(self, uri: str, label: str, version: int | None = None) -> PortLocation:
+        return locate(uri, label, version, self.storage_options)
 
     def history(self, uri: str, limit: int = 10) -> list[dict]:
         table = _open(uri, self.storage_options)
@@ -224,9 +262,18 @@ class DeltaPortStore:
             state.last_publish = dt.datetime.fromtimestamp(last["timestamp"] / 1000, dt.timezone.utc)
         state.published_contract_version = last.get("mesh.contract_version")
         state.run_id = last.get(RUN_ID_KEY)
-        # Counted from the table: a monthly publish commits one month's files only.
-        state.rows = table.to_pyarrow_dataset().count_rows()
+        state.rows = _row_count(table)
         return state
 
     def server_entry(self, uri: str, label: str | None = None) -> dict:
         return server_entry(uri, label)
+
+
+def _row_count(table: DeltaTable) -> int:
+    """The rows of the table's live files, from the Delta log's per-file stats: no data file is
+    opened. A file committed without stats (another writer) is counted from its footer."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    counts = actions.column("num_records").to_pylist() if actions.num_rows else []
+    if all(count is not None for count in counts):
+        return sum(counts)
+    return table.to_pyarrow_dataset().count_rows()

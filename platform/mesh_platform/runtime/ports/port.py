@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -47,6 +47,19 @@ class PublishResult:
     uri: str
     version: int
     rows: int
+
+
+@dataclass(frozen=True)
+class PortLocation:
+    """Where one version of a port's table lies, for an engine that reads the table itself.
+    `path` is a local folder (resolved: no symlink between it and the files) when `local`, else
+    the store's URI (object stores: issue 13, read on the Arrow path until then)."""
+
+    path: str
+    version: int  # the Delta version to read: the latest, or the one a consumer pinned
+    latest: int  # the table's latest version
+    local: bool
+    schema: pa.Schema | None = field(default=None, compare=False)  # the table's, at that version
 
 
 @dataclass

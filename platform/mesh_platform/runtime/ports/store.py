@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.runtime.ports.conform import PartitionSlice
-from mesh_platform.runtime.ports.port import PortDescription, PublishResult, StagedBatch
+from mesh_platform.runtime.ports.port import PortDescription, PortLocation, PublishResult, StagedBatch
 from mesh_platform.runtime.settings import storage_options, storage_root
 
 
@@ -49,14 +49,23 @@ class PortStore(Protocol):
         beside it (see `history`). Any failure (a refused row, a concurrent publish, the store
         unreachable) raises PublishError and leaves the previous version readable and unchanged."""
 
+    def locate(self, uri: str, label: str, version: int | None = None) -> PortLocation:
+        """Where the port's table lies and which version to read: the latest, or `version` (a
+        MeshError naming the port and the version when it is not one of the table's). An engine
+        that reads the table format itself (DuckDB's delta_scan) reads it there. PublishError if
+        never published."""
+
     def scan(
         self, uri: str, label: str, *, partition: PartitionSlice | None = None, columns: list[str] | None = None,
+        version: int | None = None,
     ) -> pa.Table:
-        """The latest version's rows: only `columns` when given, only the files of `partition` when
-        given (pruned by partition values before any data is read). PublishError if never published."""
+        """The rows of the latest version (or `version`) as Arrow: only `columns` when given, only
+        the files of `partition` when given (pruned by partition values before any data is read).
+        The read path of masked ports, whose masking runs in Python. PublishError if never published."""
 
-    def dataset(self, uri: str, label: str) -> ds.Dataset:
-        """The latest version as a lazy Arrow dataset, read in place (DuckDB scans it without a copy)."""
+    def dataset(self, uri: str, label: str, version: int | None = None) -> ds.Dataset:
+        """The port as a lazy Arrow dataset: only for ports no engine reads natively yet (object
+        stores, issue 13)."""
 
     def history(self, uri: str, limit: int = 10) -> list[dict]:
         """The last `limit` commits, newest first: `version`, `timestamp` (ms since the epoch) and

@@ -4,8 +4,9 @@ The rules' SQL is written by `compile.py` for the DuckDB dialect; this module on
 
 The batch is a relation DuckDB can read in place: a table in the domain's own DuckDB file (dbt
 products) or an Arrow table registered on an in-memory connection (Python products). Referenced
-ports (relationships to global identifiers) are registered as Arrow datasets, read without a copy.
-The connection is sealed by its opener (`sealed.py`): a contract's sql rule reaches nothing else.
+ports (relationships to global identifiers) are registered as Arrow tables of the looked-up columns.
+The connection is sealed by its opener (`sealed.py`): a contract's sql rule reaches nothing else,
+and a rule whose SQL is not a query (COPY, ATTACH, ...) is refused by its parsed type before it runs.
 
 What a result keeps of the batch (samples, a measured value, an engine's error) is recorded in
 the run history and logs: it never holds a value that may be personal, by the column's
@@ -23,7 +24,7 @@ import duckdb
 from mesh_platform.model.redaction import redact_value, without_values
 from mesh_platform.model.rules import Rule
 from mesh_platform.runtime.quality.compile import CompiledRule, compile_rule, quote, reference_view
-from mesh_platform.runtime.sealed import refusal
+from mesh_platform.runtime.sealed import refusal, refused_statement
 
 DIALECT = "duckdb"
 
@@ -48,11 +49,14 @@ class RuleResult:
         return f"{self.rule.name}: value {self.value} is not {self.rule.threshold}{rows}"
 
 
+RULES_WHERE = "contract sql rules"
+RULES_REACH = "a rule reads only the batch under audit ({table}) and the ports its relationships reference"
+
+
 def rule_error(exc: duckdb.Error) -> str:
     """Why a rule's SQL did not run, in one line; a sealed connection's refusal says what a rule may read."""
     # A user's SQL that fails on the data names the value it failed on: quoted values are dropped.
-    return refusal(exc, "contract sql rules", "a rule reads only the batch under audit ({table}) and the ports its "
-                   "relationships reference") or without_values(" ".join(str(exc).split()))
+    return refusal(exc, RULES_WHERE, RULES_REACH) or without_values(" ".join(str(exc).split()))
 
 
 def _sample(con, relation: str, compiled: CompiledRule, personal: list[str]) -> list[dict[str, Any]]:
@@ -125,6 +129,10 @@ def audit(
     for rule in rules:
         query = compiled[rule.name].query
         if query is not None and rule.name not in results:
+            refused = refused_statement(query, RULES_WHERE, RULES_REACH)
+            if refused is not None:
+                results[rule.name] = RuleResult(rule, False, error=refused)
+                continue
             try:
                 results[rule.name] = measure(rule, con.sql(query).fetchall()[0][0])
             except duckdb.Error as exc:
