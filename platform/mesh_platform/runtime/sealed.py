@@ -51,6 +51,12 @@ _ALLOWED = frozenset({
     duckdb.StatementType.DELETE, duckdb.StatementType.TRANSACTION,
     duckdb.StatementType.SET,  # `lock_configuration` refuses every setting, with its own message
 })
+# Refused statements that reach files, databases or extensions: refused in the same words as the
+# engine's own refusal of a file read, so a user sees one reason whichever check caught it.
+_FILE_STATEMENTS = frozenset({
+    duckdb.StatementType.COPY, duckdb.StatementType.EXPORT, duckdb.StatementType.ATTACH,
+    duckdb.StatementType.DETACH, duckdb.StatementType.LOAD,
+})
 # `EXPLAIN ANALYZE <statement>` runs the statement: what it explains must pass too.
 _EXPLAIN = re.compile(r"\s*explain(\s+analy[sz]e)?\s+", re.IGNORECASE)
 
@@ -108,6 +114,9 @@ def refused_statement(sql: str, where: str, reach: str) -> str | None:
         elif kind in _ALLOWED:
             continue
         name = kind.name.replace("_STATEMENT", "")
+        if kind in _FILE_STATEMENTS:
+            return (f"file system access is disabled in {where}: {reach}, no file, database, extension or network "
+                    f"({name} statements are refused)")
         return (f"{name} statements are refused in {where}: {reach}; it may query (SELECT, EXPLAIN) and "
                 "create views and tables in memory, never write a file, attach, load or change a setting")
     return None
