@@ -56,6 +56,11 @@ def refused(session: SqlSession, query: str, expected: str = FILES_REFUSED) -> s
 def test_the_port_files_under_the_storage_root_are_refused(session):
     members = Path(storage_root(ROOT)) / "loyalty" / "members"
     assert list(members.rglob("*.parquet"))  # the files are there: only the session cannot reach them
+    if session.views.get("loyalty.members") == []:
+        # A port the session reads unmasked is scanned natively (delta_scan): its folder is readable,
+        # and shows nothing the view does not (tests/test_native_reads.py: every other folder is not).
+        assert session.run(f"select count(*) from read_parquet('{members}/v1/**/*.parquet')")[1] == session.run("select count(*) from loyalty.members")[1]
+        return
     refused(session, f"select member_id, email from read_parquet('{members}/**/*.parquet')")
     one_file = next(members.rglob("*.parquet"))
     refused(session, f"select * from '{one_file}'")  # a bare path: DuckDB's replacement scan of the file

@@ -108,9 +108,11 @@ def refused_statement(sql: str, where: str, reach: str) -> str | None:
         kind = statement.type
         if kind == duckdb.StatementType.EXPLAIN:
             explained = _EXPLAIN.match(statement.query)
-            inner = refused_statement(statement.query[explained.end():], where, reach) if explained else "?"
+            inner = refused_statement(statement.query[explained.end():], where, reach) if explained else ""
             if inner is None:
                 continue
+            if inner:  # what it explains is refused: say why in its words
+                return inner
         elif kind in _ALLOWED:
             continue
         name = kind.name.replace("_STATEMENT", "")
