@@ -11,6 +11,7 @@ connection: offline, never installed, never autoloaded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import duckdb
@@ -47,9 +48,17 @@ def select_sql(location: PortLocation, columns: list[str] | None = None, partiti
     return f"SELECT {projection} FROM {scan_sql(location)}{where}"
 
 
+@functools.cache
+def _reader() -> duckdb.DuckDBPyConnection:
+    """The process's in-memory DuckDB for the platform's own reads (it runs no user SQL). One per
+    process: loading the delta extension into a database costs about a second, so each read
+    takes a cursor of this one (cursors share it and are safe across threads)."""
+    return load_delta(duckdb.connect())
+
+
 def read_arrow(location: PortLocation, columns: list[str] | None = None, partition: PartitionSlice | None = None) -> pa.Table:
-    """One port's rows as Arrow, read by DuckDB on a private connection that runs only this SQL."""
-    with load_delta(duckdb.connect()) as con:
+    """One port's rows as Arrow, read by DuckDB on a connection that runs only platform SQL."""
+    with _reader().cursor() as con:
         table = con.sql(select_sql(location, columns, partition)).to_arrow_table()
     if location.schema is None:
         return table
