@@ -121,7 +121,7 @@ def test_a_read_as_of_a_version_sees_that_versions_rows_and_a_bad_version_is_ref
             lab_plan(lab, version=bad)
 
 
-def test_the_io_manager_records_the_version_it_read_and_a_run_tag_pins_it(lab):
+def test_a_run_tag_pins_an_input_to_a_port_version_and_a_bad_one_is_refused(lab):
     seen: list[set[str]] = []
 
     @dg.asset(key=["lab", "summary"], ins={"r": dg.AssetIn(key=["lab", "readings"])}, io_manager_key="mem")
