@@ -54,7 +54,7 @@ def _fetch(relation, name: str) -> int:
     return relation.to_arrow_table().num_rows if name == "to_arrow" else len(relation.fetchall())
 
 
-def governed(root: Path) -> dict[str, float]:
+def governed(root: Path) -> tuple[dict[str, float], dict[str, int]]:
     """Child process (MESH_HOME set): the consumer's reads through the platform's API."""
     from mesh_platform.model.identity import operator_reader
     from mesh_platform.model.mesh import Mesh
@@ -62,6 +62,7 @@ def governed(root: Path) -> dict[str, float]:
     from mesh_platform.runtime.sql import SqlSession
 
     timings: dict[str, float] = {}
+    rows: dict[str, int] = {}
     started = time.perf_counter()
     session = SqlSession.open(root, CONSUMER)
     timings["open_session"] = time.perf_counter() - started
@@ -70,21 +71,22 @@ def governed(root: Path) -> dict[str, float]:
         raise SystemExit(f"{port} is not readable by {CONSUMER} in {root}: {session.refused or session.unpublished}")
     for name, sql in QUERIES.items():
         started = time.perf_counter()
-        timings[f"{name}_rows"] = _fetch(session.sql(sql.format(port=port)), name)
+        rows[name] = _fetch(session.sql(sql.format(port=port)), name)
         timings[name] = time.perf_counter() - started
     mesh = Mesh.load(root)
     started = time.perf_counter()  # a Python product's input: planned (access, major, masks), read whole
     table = read_table(plan_read(mesh, operator_reader(CONSUMER), mesh.find(*PRODUCT)))
     timings["python_input_to_arrow"] = time.perf_counter() - started
-    timings["python_input_to_arrow_rows"] = table.num_rows
-    return timings
+    rows["python_input_to_arrow"] = table.num_rows
+    return timings, rows
 
 
-def direct(files: list[str]) -> dict[str, float]:
+def direct(files: list[str]) -> tuple[dict[str, float], dict[str, int]]:
     """Child process: DuckDB over the same Parquet files, no platform."""
     import duckdb
 
     timings: dict[str, float] = {}
+    rows: dict[str, int] = {}
     started = time.perf_counter()
     con = duckdb.connect()
     listed = ", ".join("'{}'".format(f.removeprefix("file://").replace("'", "''")) for f in files)
@@ -92,9 +94,9 @@ def direct(files: list[str]) -> dict[str, float]:
     timings["open_session"] = time.perf_counter() - started
     for name, sql in QUERIES.items():
         started = time.perf_counter()
-        timings[f"{name}_rows"] = _fetch(con.sql(sql.format(port="port")), name)
+        rows[name] = _fetch(con.sql(sql.format(port="port")), name)
         timings[name] = time.perf_counter() - started
-    return timings
+    return timings, rows
 
 
 def build_port(scale_factor: float, root: Path, home: Path, rebuild: bool) -> None:
@@ -127,8 +129,8 @@ def current_files(root: Path, home: Path) -> list[str]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in ("_governed", "_direct"):
-        timings = governed(Path(sys.argv[2])) if sys.argv[1] == "_governed" else direct(json.loads(Path(sys.argv[2]).read_text()))
-        Path(sys.argv[3]).write_text(json.dumps(timings))
+        timings, rows = governed(Path(sys.argv[2])) if sys.argv[1] == "_governed" else direct(json.loads(Path(sys.argv[2]).read_text()))
+        Path(sys.argv[3]).write_text(json.dumps({"seconds": timings, "rows": rows}))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale-factor", "-s", type=float, default=1)
@@ -159,10 +161,10 @@ def main() -> None:
             samples[reader].append(json.loads(out.read_text()))
 
     def med(reader: str, key: str) -> float:
-        return statistics.median(s[key] for s in samples[reader])
+        return statistics.median(s["seconds"][key] for s in samples[reader])
 
     for name in QUERIES:
-        rows = {r: samples[r][0][f"{name}_rows"] for r in samples}
+        rows = {r: samples[r][0]["rows"][name] for r in samples}
         if len(set(rows.values())) != 1:
             sys.exit(f"{name}: the governed and the direct read returned different rows {rows}")
     pairs = [*((q, q) for q in ("open_session", *QUERIES)), ("python_input_to_arrow", "to_arrow")]
@@ -179,9 +181,9 @@ def main() -> None:
 
     runs = [run(reader, statistics.median(p["wall"] for p in processes[reader]), statistics.median(p["cpu"] for p in processes[reader]),
                 max(p["maxrss"] for p in processes[reader]) / 2**20,
-                median_s={k: round(med(reader, k), 4) for k in samples[reader][0] if not k.endswith("_rows")})
+                median_s={k: round(med(reader, k), 4) for k in samples[reader][0]["seconds"]})
             for reader in samples]
-    parameters = {"scale_factor": args.scale_factor, "port": ".".join(PRODUCT), "consumer": CONSUMER, "rows": samples["direct"][0]["to_arrow_rows"],
+    parameters = {"scale_factor": args.scale_factor, "port": ".".join(PRODUCT), "consumer": CONSUMER, "rows": samples["direct"][0]["rows"]["to_arrow"],
                   "files": len(files), "repeat": args.repeat, "statistic": "median", "queries": QUERIES}
     write("port_scan", parameters, runs, ratios, folder=args.results_dir)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 
 import pytest
 
@@ -22,6 +23,9 @@ SCALE = 0.01  # 60 k order lines: seconds of SQL, the rest is the mesh's fixed c
 RUNS = ["raw_duckdb", "plain_dbt", "plain_dbt_again", "mesh_build", "mesh_build_again"]
 
 
+# The whole benchmark: five runs (raw DuckDB, plain dbt twice, mesh build twice), about 4 minutes of
+# CPU at this scale; the suite's 900 s per test is too tight when the 2 cores are shared.
+@pytest.mark.timeout(1800)
 def test_the_tpch_benchmark_agrees_with_raw_duckdb_and_writes_its_results(tmp_path, monkeypatch):
     monkeypatch.setattr(tpch_data, "DATA", tmp_path / "data")  # the TPC-H files, the generated mesh, the runs
     root = tpch_mesh.generate(SCALE, use_scaffold=False)  # ends with `mesh validate`, which must pass
@@ -40,7 +44,7 @@ def test_the_tpch_benchmark_agrees_with_raw_duckdb_and_writes_its_results(tmp_pa
     assert result["commit"].removesuffix("+dirty") == head
     assert result["date"].endswith("+00:00")
     machine = result["machine"]
-    assert machine["cores"] >= 1 and machine["memory_gb"] > 0 and machine["duckdb"] == "1.5.5"
+    assert machine["cores"] >= 1 and machine["memory_gb"] > 0 and machine["duckdb"] == version("duckdb")
     assert machine["python"].startswith("3.11") and machine["cpu"] and machine["os"]
 
     runs = {r["name"]: r for r in result["runs"]}
