@@ -37,8 +37,9 @@ for folder in (ROOT, HERE):
 
 import dagster as dg  # noqa: E402
 from measure import clocked  # noqa: E402
-from results import ratio, write
-from results import run as result_run  # noqa: E402  (main() has a loop variable named run)
+from results import ratio, write  # noqa: E402
+# As result_run: main() has a loop variable named run.
+from results import run as result_run  # noqa: E402
 
 from mesh_platform.model.mesh import workspace_locations  # noqa: E402
 from mesh_platform.orchestration.build import _partition_tags, instance_for, load_location  # noqa: E402
