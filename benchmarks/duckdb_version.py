@@ -1,7 +1,7 @@
 """Which DuckDB should the platform run: 1.5.5 with DuckDB's own Delta extension, or 2.0 without
 it? (issue 12)
 
-    nice -n 19 python benchmarks/duckdb_version.py --scale-factor 1      # about 5 min on 2 cores
+    nice -n 19 python benchmarks/duckdb_version.py --scale-factor 1      # 6 min on 2 busy cores
 
 DuckDB's extensions ship as wheels (`duckdb-extension-delta`) for 1.5.5 only; 2.0 refuses them. So
 the choice is between a newer engine and a native Delta reader. Measured in one run, each
