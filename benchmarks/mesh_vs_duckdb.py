@@ -27,7 +27,8 @@ getrusage(RUSAGE_CHILDREN) in a per-run wrapper process), peak RSS of the larges
 (ru_maxrss) and the peak of the summed RSS of the whole process tree (sampled from /proc every
 0.1 s; shared pages count twice): benchmarks/measure.py's `measure`. Then c/a and c/b, and the mesh build broken down from the
 probe's timers, the Dagster event log in $MESH_HOME/dagster (step boundaries) and dbt's
-run_results.json (node timings), which gives dbt start-up = dbt process wall - node work.
+run_results.json (node timings), which gives dbt start-up = dbt process wall - node work. Everything measured also goes to
+benchmarks/results/mesh_vs_duckdb_sf<SF>.json (results.py; --results-dir elsewhere).
 """
 
 from __future__ import annotations
