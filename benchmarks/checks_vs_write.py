@@ -39,6 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from measure import Step, best_wall, clocked, machine_facts, peak_rss_gib, rounds
+from results import ratio, step_run
+from results import write as write_results
 from tpch_data import DATA, lineitem
 
 from mesh_platform.model.contracts import parse_contract
@@ -303,6 +305,12 @@ def main() -> int:
         p_share = prototype.best[0] / (prototype.best[0] + w_wall)
         print(f"prototype engine: {prototype.best[0]:.2f} s = {prototype.best[0] / w_wall:.1%} of the write, "
               f"{p_share:.1%} of the build")
+    runs = [step_run(name, step, rows=rows) for name, step in (("write", write), ("checks", checks), ("checks_same_rules", same),
+                                                              ("pandera", pandera), ("to_pandas", to_pandas), ("prototype", prototype)) if step]
+    ratios = {"checks/write": ratio(runs, "checks", "write"), "checks/pandera": ratio(runs, "checks", "pandera"),
+              "checks_same_rules/pandera": ratio(runs, "checks_same_rules", "pandera"), "checks_share": round(share, 4)}
+    write_results("checks_vs_write", {"scale_factor": args.scale_factor, "rows": rows, "rules": len(rules), "repeat": args.repeat,
+                                      "pandera_repeat": pandera_repeat, "statistic": "best"}, runs, ratios)
     if failed:
         print("\nERROR: some rules fail on TPC-H data: the benchmark contract is wrong")
     return 0 if not failed and not failures and rows >= MIN_ROWS else 1

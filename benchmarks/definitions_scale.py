@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import measure
+import results
 import yaml
 
 HERE = Path(__file__).resolve().parent
@@ -384,6 +385,13 @@ def main() -> int:
           f"(forked load {first['mesh']:.2f} / {first['plain']:.2f} s + start-up {base_dbt:.2f} s)")
     ratio = rows[-1][2]["mesh"] / rows[-1][2]["plain"]
     print(f"target load <= 1.2x plain dagster-dbt at {n} domains: {ratio:.2f}x -> {'met' if ratio <= 1.2 else 'NOT met'}")
+    # Every location's load summed, per mesh size and kind; RSS is not measured (forked loader processes).
+    runs = [results.run(f"{kind}_{n_}_domains", wall[kind], cpu[kind], None, domains=n_, products=p_)
+            for n_, p_, wall, cpu, _ in rows for kind in ("mesh", "plain")]
+    ratios = {f"mesh/plain:{n_}_domains": results.ratio(runs, f"mesh_{n_}_domains", f"plain_{n_}_domains") for n_, *_ in rows}
+    ratios["mesh/plain_with_startup"] = round((rows[-1][2]["mesh"] + n * base_dbt) / (rows[-1][2]["plain"] + n * base_dbt), 4)
+    results.write("definitions_scale", {"sizes": sizes, "products_per_domain": products, "repeat": repeat, "statistic": "best",
+                                        "startup_s": round(base_dbt, 3)}, runs, ratios)
 
     if args.profile:
         result = server.load(big, f"domains.{dname(max(sizes) // 2)}.definitions", profile=True)

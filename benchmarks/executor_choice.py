@@ -37,6 +37,9 @@ for folder in (ROOT, HERE):
 
 import dagster as dg  # noqa: E402
 from measure import clocked  # noqa: E402
+from results import ratio, write  # noqa: E402
+# As result_run: main() has a loop variable named run.
+from results import run as result_run  # noqa: E402
 
 from mesh_platform.model.mesh import workspace_locations  # noqa: E402
 from mesh_platform.orchestration.build import _partition_tags, instance_for, load_location  # noqa: E402
@@ -133,6 +136,10 @@ def main() -> None:
         y = sum(b.values()) if domain == "total" else b[domain]
         print(f"{domain:<18} {x:>11.1f} {y:>13.1f} {y / x:>6.2f}")
     print(f"\nmultiprocess / in-process (total): {sum(b.values()) / sum(a.values()):.2f}")
+    # Wall per domain run, best of N; CPU and RSS are not measured apart here (the runs share this process).
+    runs = [result_run(name, sum(seconds.values()), None, None, domains_s={d: round(x, 3) for d, x in seconds.items()}) for name, seconds in best.items()]
+    write("executor_choice", {"repeat": args.repeat, "statistic": "best", "domains": list(DOMAINS)}, runs,
+          {"multiprocess/in-process": ratio(runs, "multiprocess", "in-process")})
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from measure import best_wall, clocked, machine_facts, median, peak_rss_gib, rounds, timed
+import results as result_files
 from tpch_data import DATA, lineitem  # the same data as checks_vs_write.py
 
 from mesh_platform.model.contracts import parse_contract
@@ -307,6 +308,12 @@ def main() -> int:
         print(f"  one DeltaTable(uri) of the built port: 1y {opens['1y'] * 1e3:.1f} ms, 10y {opens['10y'] * 1e3:.1f} ms; "
               f"a publish opens it once, a read twice (the stored contract, then the data)")
         print(f"\nelapsed {time.perf_counter() - begun:.0f} s")
+        # Best run of each case; RSS is this process's peak over the whole benchmark (the cases share it).
+        runs = [result_files.run(f"{c.name.replace(' ', '_')}_{c.history}", c.best[0], c.best[1], peak * 1024, rss_scope="benchmark process")
+                for c in cases]
+        result_files.write("incremental_month", {"scale_factor": args.scale_factor, "repeat": args.repeat, "statistic": "best"}, runs,
+                      {f"{name.replace(' ', '_')}:10y/1y": result_files.ratio(runs, f"{name.replace(' ', '_')}_10y", f"{name.replace(' ', '_')}_1y")
+                       for name, *_ in specs})
         return 0 if verdicts["new month"] <= TARGET else 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

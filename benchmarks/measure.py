@@ -89,6 +89,7 @@ class Step:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     result: object = None
+    peak_rss_mb: float = 0.0  # this process's peak after the latest run: an upper bound for the step
 
     def once(self) -> None:
         if self.setup:
@@ -96,6 +97,7 @@ class Step:
         self.result, wall, cpu = clocked(self.run)
         self.wall.append(wall)
         self.cpu.append(cpu)
+        self.peak_rss_mb = peak_rss_gib() * 1024
         if self.teardown:
             self.teardown()
         print(f"  {self.name:<12} run {len(self.wall)}: {self.wall[-1]:6.2f} s wall, {self.cpu[-1]:6.2f} s CPU", flush=True)

@@ -133,8 +133,9 @@ def dagster_steps(home: Path) -> dict[str, dict]:
     return out
 
 
-def breakdown(c: dict, probe: dict, home: Path, domains: list[str]) -> None:
-    """Where the mesh build's wall time goes, from the probe's timers, Dagster's event log and dbt."""
+def breakdown(c: dict, probe: dict, home: Path, domains: list[str]) -> dict[str, float]:
+    """Where the mesh build's wall time goes, from the probe's timers, Dagster's event log and dbt:
+    printed, and returned as seconds per part (the results file's `breakdown_s`)."""
     spans = probe["spans"]
     steps = dagster_steps(home)
     wall = c["wall"]
@@ -168,26 +169,27 @@ def breakdown(c: dict, probe: dict, home: Path, domains: list[str]) -> None:
     dagster_run = s["run"] - s["step"]
     in_step_other = s["step"] - s["dbt"] - s["cli"] - s["checks"] - s["publish"]
     in_build_other = (build_span["end"] - build_span["start"] if build_span else 0) - s["load"] - s["run"]
-    parts = [
-        ("dbt: node work (models + dbt tests)", s["nodes"]),
-        ("dbt: start-up/teardown (process wall - node work)", dbt_startup),
-        ("checks: contract audit (incl. drift check)", s["checks"]),
-        ("publishing: DuckDB -> Arrow -> Delta", s["publish"]),
-        ("orchestration: Dagster run outside the step", dagster_run),
-        ("orchestration: DbtCliResource.cli() before dbt runs", s["cli"]),
-        ("orchestration: in the step, outside dbt/checks/publish", in_step_other),
-        ("orchestration: code-location loading (definitions)", s["load"]),
-        ("orchestration: mesh CLI imports + mesh load before build", before_build),
-        ("orchestration: between domains / after build / exit", in_build_other + after_build),
-        ("python interpreter start-up (wall - probe)", interpreter),
+    parts = [  # (key in the results file, label printed, seconds)
+        ("dbt_node_work", "dbt: node work (models + dbt tests)", s["nodes"]),
+        ("dbt_startup", "dbt: start-up/teardown (process wall - node work)", dbt_startup),
+        ("checks", "checks: contract audit (incl. drift check)", s["checks"]),
+        ("publishing", "publishing: DuckDB -> Arrow -> Delta", s["publish"]),
+        ("dagster_run_outside_step", "orchestration: Dagster run outside the step", dagster_run),
+        ("dbt_cli_call", "orchestration: DbtCliResource.cli() before dbt runs", s["cli"]),
+        ("in_step_other", "orchestration: in the step, outside dbt/checks/publish", in_step_other),
+        ("location_loading", "orchestration: code-location loading (definitions)", s["load"]),
+        ("cli_imports_and_load", "orchestration: mesh CLI imports + mesh load before build", before_build),
+        ("between_domains_and_exit", "orchestration: between domains / after build / exit", in_build_other + after_build),
+        ("interpreter_startup", "python interpreter start-up (wall - probe)", interpreter),
     ]
     print(f"\n  {'share of the mesh build':<58} {'s':>7} {'%':>6}")
-    for name, seconds in parts:
+    for _, name, seconds in parts:
         print(f"  {name:<58} {seconds:7.2f} {100 * seconds / wall:5.1f}%")
-    print(f"  {'sum':<58} {sum(x for _, x in parts):7.2f}")
+    print(f"  {'sum':<58} {sum(x for _, _, x in parts):7.2f}")
     print(f"\n  CPU: mesh process {probe['self_cpu']:.1f} s (Dagster, checks, publishing, dagster-dbt), "
           f"dbt processes {probe['children_cpu']:.1f} s; peak RSS mesh process {probe['self_maxrss_kb'] / 1024:.0f} MiB, "
           f"largest dbt process {probe['children_maxrss_kb'] / 1024:.0f} MiB")
+    return {key: round(seconds, 3) for key, _, seconds in parts}
 
 
 if __name__ == "__main__":

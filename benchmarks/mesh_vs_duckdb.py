@@ -27,7 +27,8 @@ getrusage(RUSAGE_CHILDREN) in a per-run wrapper process), peak RSS of the larges
 (ru_maxrss) and the peak of the summed RSS of the whole process tree (sampled from /proc every
 0.1 s; shared pages count twice): benchmarks/measure.py's `measure`. Then c/a and c/b, and the mesh build broken down from the
 probe's timers, the Dagster event log in $MESH_HOME/dagster (step boundaries) and dbt's
-run_results.json (node timings), which gives dbt start-up = dbt process wall - node work.
+run_results.json (node timings), which gives dbt start-up = dbt process wall - node work. Everything measured also goes to
+benchmarks/results/mesh_vs_duckdb_sf<SF>.json (results.py; --results-dir elsewhere).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import tpch_data
 import tpch_mesh
 from measure import load_average, measure
 from mesh_build_probe import breakdown, dbt_node_work
+from results import measured_run, ratio, write
 from tpch_products import DOMAINS, PRODUCTS, QUERIES, STAGING, render_sql
 
 HERE = Path(__file__).resolve().parent
@@ -54,14 +56,15 @@ PROBE = HERE / "mesh_build_probe.py"
 
 # -- (a) raw DuckDB ---------------------------------------------------------------------------
 
-def raw_duckdb(scale_factor: float, out: Path) -> None:
-    """Child process: the same SQL in one in-memory DuckDB, every result written to Parquet."""
+def raw_duckdb(tpch: Path, out: Path) -> None:
+    """Child process: the same SQL in one in-memory DuckDB over the TPC-H Parquet folder `tpch`,
+    every result written to Parquet."""
     import duckdb
 
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     for product in [*STAGING, *QUERIES]:
-        sql = render_sql(product, tpch=str(tpch_data.tpch_dir(scale_factor)), relation=lambda p: p.name)
+        sql = render_sql(product, tpch=str(tpch), relation=lambda p: p.name)
         con.execute(f"CREATE TABLE {product.name} AS {sql}")
         con.execute(f"COPY {product.name} TO '{out / product.name}.parquet' (FORMAT parquet)")
 
@@ -98,21 +101,31 @@ def compare_outputs(raw_out: Path, plain_db: Path | None, home: Path) -> list[st
 
 # -- the benchmark -------------------------------------------------------------------------------
 
+RUN_NAMES = {"a": "raw_duckdb", "b": "plain_dbt", "b2": "plain_dbt_again", "c": "mesh_build", "c2": "mesh_build_again"}
+RATIOS = [("c", "a"), ("c2", "a"), ("c", "b"), ("c2", "b2")]  # ours / baseline: printed, and in the results file
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_raw":
-        return raw_duckdb(float(sys.argv[2]), Path(sys.argv[3]))
+        return raw_duckdb(Path(sys.argv[2]), Path(sys.argv[3]))
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale-factor", "-s", type=float, default=0.1)
     parser.add_argument("--regenerate", action="store_true", help="regenerate the benchmark mesh even if present")
     parser.add_argument("--only", choices=["a", "b", "c"], action="append", help="run only these (repeatable)")
+    parser.add_argument("--results-dir", type=Path, default=None, help="where the results file goes (default benchmarks/results)")
     args = parser.parse_args()
+    run(args.scale_factor, only=set(args.only or "abc"), regenerate=args.regenerate, results_dir=args.results_dir)
 
-    sf = tpch_data.sf_label(args.scale_factor)
-    data_dir = tpch_data.all_tables(args.scale_factor)
-    mesh_root = tpch_mesh.mesh_dir(args.scale_factor)
-    if args.regenerate or not (mesh_root / "workspace.yaml").is_file():
-        tpch_mesh.generate(args.scale_factor)
+
+def run(scale_factor: float, *, only: set[str] = frozenset("abc"), regenerate: bool = False, results_dir: Path | None = None) -> Path:
+    """The benchmark: the runs, their table and ratios, the outputs compared; returns the results
+    file (<results_dir>/mesh_vs_duckdb_sf<SF>.json)."""
+    sf = tpch_data.sf_label(scale_factor)
+    data_dir = tpch_data.all_tables(scale_factor)
+    mesh_root = tpch_mesh.mesh_dir(scale_factor)
+    if regenerate or not (mesh_root / "workspace.yaml").is_file():
+        tpch_mesh.generate(scale_factor)
     work = tpch_data.DATA / f"bench_sf{sf}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -121,12 +134,12 @@ def main() -> None:
 
     print(f"TPC-H SF {sf}: {data_dir}; mesh {mesh_root}; {os.cpu_count()} cores; load average {load_average()}", flush=True)
     results: dict[str, dict] = {}
-    only = set(args.only or "abc")
+    breakdowns: dict[str, dict[str, float]] = {}
 
-    # (a) raw DuckDB
+    # (a) raw DuckDB (the Parquet folder is passed: the child must read what this process generated)
     raw_out = work / "raw"
     if "a" in only:
-        results["a"] = measure("(a) raw DuckDB", [[PY, str(Path(__file__)), "_raw", str(args.scale_factor), str(raw_out)]], env=env, cwd=ROOT)
+        results["a"] = measure("(a) raw DuckDB", [[PY, str(Path(__file__)), "_raw", str(data_dir), str(raw_out)]], env=env, cwd=ROOT)
 
     # (b) plain dbt
     plain = work / "plain_dbt"
@@ -158,21 +171,21 @@ def main() -> None:
             "(c) mesh build", [[PY, str(PROBE), str(timings_path), "build", "--project", str(mesh_root)]],
             env={**env, "MESH_HOME": str(home), "COLUMNS": "120"}, cwd=mesh_root, log=work / "mesh_build.out",
         )
-        breakdown(results["c"], json.loads(timings_path.read_text()), home, domains)  # before (c') replaces dbt's run_results
+        breakdowns["c"] = breakdown(results["c"], json.loads(timings_path.read_text()), home, domains)  # before (c') replaces dbt's run_results
         # The steady state of a mesh that builds every day: the same home again, so dbt starts
         # from the previous run's partial-parse state, as (b') does; every port gets a new version.
         results["c2"] = measure(
             "(c') mesh build, again", [[PY, str(PROBE), str(timings_again), "build", "--project", str(mesh_root)]],
             env={**env, "MESH_HOME": str(home), "COLUMNS": "120"}, cwd=mesh_root, log=work / "mesh_build_again.out",
         )
-        breakdown(results["c2"], json.loads(timings_again.read_text()), home, domains)
+        breakdowns["c2"] = breakdown(results["c2"], json.loads(timings_again.read_text()), home, domains)
 
     print(f"\nload average after: {load_average()}")
     print(f"\n{'run':<30} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13} {'tree RSS MiB':>13}")
     for r in results.values():
         print(f"{r['label']:<30} {r['wall']:>8.2f} {r['cpu']:>8.2f} {r['maxrss'] / 2**20:>13.0f} {r['tree_rss'] / 2**20:>13.0f}")
     print()
-    for ours, base in (("c", "a"), ("c2", "a"), ("c", "b"), ("c2", "b2")):
+    for ours, base in RATIOS:
         if ours in results and base in results:
             o, b = results[ours], results[base]
             name = f"{ours.replace('2', chr(39))}/{base.replace('2', chr(39))}"
@@ -189,11 +202,31 @@ def main() -> None:
             print(f"  {d:<10} (b) {w1:6.2f} s {n1:6.2f} s {w1 - n1:6.2f} s   (b') {w2:6.2f} s {n2:6.2f} s {w2 - n2:6.2f} s  ({nodes} nodes)")
         for label, key, value in (("(b)", "b", startup[0]), ("(b')", "b2", startup[1])):
             print(f"  {label} dbt start-up and teardown: {value:.1f} s of {results[key]['wall']:.1f} s ({100 * value / results[key]['wall']:.0f} %)")
+    problems = None
     if {"a", "b", "c"} <= set(results):
         problems = compare_outputs(raw_out, plain_db, home)
         print("\noutputs: " + ("(a), (b) and (c) hold the same rows for all 12 products" if not problems else "DIFFER"))
         for p in problems:
             print(f"  {p}")
+    return write_results(scale_factor, results, breakdowns, problems, results_dir)
+
+
+def write_results(scale_factor: float, results: dict[str, dict], breakdowns: dict[str, dict[str, float]],
+                  problems: list[str] | None, results_dir: Path | None) -> Path:
+    """mesh_vs_duckdb_sf<SF>.json: every run (the mesh builds with their breakdown), the ratios of
+    their walls, and the publish and checks shares of each mesh build's wall."""
+    runs = [measured_run(RUN_NAMES[key], r, **({"breakdown_s": breakdowns[key]} if key in breakdowns else {}))
+            for key, r in results.items()]
+    ratios = {f"{RUN_NAMES[ours]}/{RUN_NAMES[base]}": ratio(runs, RUN_NAMES[ours], RUN_NAMES[base])
+              for ours, base in RATIOS if ours in results and base in results}
+    for key, suffix in (("c", ""), ("c2", "_again")):
+        if key in breakdowns:
+            ratios[f"publish_share{suffix}"] = round(breakdowns[key]["publishing"] / results[key]["wall"], 4)
+            ratios[f"checks_share{suffix}"] = round(breakdowns[key]["checks"] / results[key]["wall"], 4)
+    parameters = {"scale_factor": scale_factor, "runs": [RUN_NAMES[key] for key in results],
+                  "outputs_agree": None if problems is None else not problems}
+    return write("mesh_vs_duckdb", parameters, runs, ratios, folder=results_dir,
+                 file_name=f"mesh_vs_duckdb_sf{tpch_data.sf_label(scale_factor)}")
 
 
 if __name__ == "__main__":
