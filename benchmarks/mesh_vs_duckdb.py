@@ -203,9 +203,10 @@ def run(scale_factor: float, *, only: set[str] = frozenset("abc"), regenerate: b
         for label, key, value in (("(b)", "b", startup[0]), ("(b')", "b2", startup[1])):
             print(f"  {label} dbt start-up and teardown: {value:.1f} s of {results[key]['wall']:.1f} s ({100 * value / results[key]['wall']:.0f} %)")
     problems = None
-    if {"a", "b", "c"} <= set(results):
-        problems = compare_outputs(raw_out, plain_db, home)
-        print("\noutputs: " + ("(a), (b) and (c) hold the same rows for all 12 products" if not problems else "DIFFER"))
+    if {"a", "c"} <= set(results):  # (b) too, when it ran
+        problems = compare_outputs(raw_out, plain_db if "b" in results else None, home)
+        runs_compared = "(a), (b) and (c)" if "b" in results else "(a) and (c)"
+        print(f"\noutputs: {runs_compared} hold the same rows for all {len(PRODUCTS)} products" if not problems else "\noutputs: DIFFER")
         for p in problems:
             print(f"  {p}")
     return write_results(scale_factor, results, breakdowns, problems, results_dir)
