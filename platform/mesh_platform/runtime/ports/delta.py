@@ -310,8 +310,8 @@ class DeltaPortStore:
     def staged_dataset(self, staged: StagedBatch) -> ds.Dataset:
         return staged_dataset(staged)
 
-    def discard(self, staged: StagedBatch) -> None:
-        _discard(staged.uri, staged.folder)
+    def discard(self, uri: str, folder: str) -> None:
+        _discard(uri, folder)
 
     def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
         return commit(staged, commit_metadata, self.storage_options)
