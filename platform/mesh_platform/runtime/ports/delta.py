@@ -77,8 +77,9 @@ def adopt(
     partition_by: str | None = None, partition: PartitionSlice | None = None,
 ) -> StagedBatch:
     """The Parquet files written under `folder` of the port as a staged batch: each described
-    from its footer, their columns held to `schema` (drift refused with the diff) and the guard
-    checks passed (required columns, partition bounds). Nothing is committed."""
+    from its footer, their columns held to `schema` (drift refused with the diff). Nothing is
+    committed; the guard checks (required columns, partition bounds) run at `commit`, after the
+    audit has had its say with rule names and samples."""
     filesystem, root = _filesystem(uri)
     infos = filesystem.get_file_info(pafs.FileSelector(f"{root}/{folder}", recursive=True, allow_not_found=True))
     files = tuple(
@@ -95,7 +96,6 @@ def adopt(
                    for f in expected if written.field(f.name).type != f.type]
         if retyped:  # readers would cast or fail: the writer must cast to the contract's types
             raise PublishError(f"{label}: staged files do not have the contract's types: " + "; ".join(retyped))
-    staging.check_staged(files, schema, partition, label, lambda column: _count_nulls(staged, column))
     return staged
 
 
@@ -159,6 +159,11 @@ def commit(
     and every other partition's files stay untouched.
     """
     uri, label, partition = staged.uri, staged.label, staged.partition
+    try:  # the last line of defence, whoever wrote the files and whether or not they were audited
+        staging.check_staged(staged.files, staged.schema, partition, label, lambda column: _count_nulls(staged, column))
+    except PublishError:
+        _discard(uri, staged.folder)
+        raise
     # One open of the table per publish: each open replays the log since its last checkpoint.
     table = _open(uri, storage_options)
     actions = _add_actions(staged)

@@ -43,8 +43,7 @@ class PortStore(Protocol):
     ) -> StagedBatch:
         """Write `data`, cast to `schema`, once, as the port's staged files: files inside the port
         that no version references. Refuses schema drift before any file is written (PublishError
-        with the diff), and a NULL in a required column after (the files are then removed). With
-        `partition`, the batch replaces that slice only, and every row must fall inside it."""
+        with the diff). With `partition`, the batch replaces that slice only."""
 
     def staging_folder(self, uri: str) -> tuple[str, Path] | None:
         """A fresh, empty local folder inside the port for an engine to write one publish's
@@ -68,7 +67,8 @@ class PortStore(Protocol):
     def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
         """Make a staged batch the port's next version, atomically, with `commit_metadata` kept
         beside it (see `history`): one commit adds the staged files and removes those they
-        replace (every file, or the slice's). Any failure (a concurrent publish, the store
+        replace (every file, or the slice's). Refuses first (and drops the files) a NULL in a
+        required column or, with a partition, a row outside it. Any failure (a concurrent publish, the store
         unreachable) raises PublishError and leaves the previous version readable and unchanged;
         the staged files then stay as orphans."""
 
