@@ -232,7 +232,7 @@ def remove_orphans(uri: str, older_than: dt.timedelta, storage_options: Mapping[
     table = _open(uri, storage_options)
     kept: set[str] = set()
     if table is not None:
-        kept |= {path.split("/", 1)[0] for path in table.get_add_actions(flatten=True).column("path").to_pylist()}
+        kept |= {path.split("/", 1)[0] for path in pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()}
         kept |= {str(c[STAGED_FOLDER_KEY]) for c in table.history() if c.get(STAGED_FOLDER_KEY)}
     cutoff = dt.datetime.now(dt.timezone.utc) - older_than
     removed = []
