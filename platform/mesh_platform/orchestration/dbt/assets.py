@@ -4,9 +4,8 @@ Once dbt has exited (and let go of the engine's storage), each product model goe
 path (runtime/publishing.py): schema drift first, then the engine writes the model once as its
 port's staged files (cast to the contract's types), every rule audits those files, and only a
 model that passes (and whose dbt tests passed) is committed to its port, exactly as a Python
-product is. What is engine-specific (profile,
-port sources, reading a model, the run lock) is the domain's ComputeEngine's
-(mesh_platform.runtime.engines); DuckDB is the default.
+product is. What is engine-specific (profile, port sources, staging a model, the run lock) is the
+domain's ComputeEngine's (mesh_platform.runtime.engines); DuckDB is the default.
 """
 
 from __future__ import annotations
