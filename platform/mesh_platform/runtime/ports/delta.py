@@ -187,10 +187,13 @@ def commit(
             )
             table.update_incremental()  # the object does not follow its own transaction
     except CommitFailedError as exc:
+        _discard(uri, staged.folder)  # certainly not committed: no version can reference them
         raise _raced(label, uri, exc) from exc
     except Exception as exc:  # deltalake raises several unrelated types
         if table is None and _open(uri, storage_options) is not None:  # another first publish created it
+            _discard(uri, staged.folder)
             raise _raced(label, uri, exc) from exc
+        # Anything else may have failed after the commit landed: the files stay (an orphan at worst).
         raise PublishError(f"{label}: committing the Delta port at {uri} failed: {' '.join(str(exc).split())}") from exc
     version = table.version()
     if version and version % CHECKPOINT_EVERY == 0:
