@@ -176,7 +176,6 @@ def commit(
                 uri, schema, actions, mode="error", partition_by=partition_by,
                 storage_options=_options(storage_options), commit_properties=properties,
             )
-            table = DeltaTable(uri, storage_options=_options(storage_options))
         else:
             replaced = None
             if partition is not None:
@@ -185,7 +184,6 @@ def commit(
                 actions, mode="overwrite", schema=schema, partition_by=partition_by,
                 partition_filters=replaced, commit_properties=properties,
             )
-            table.update_incremental()  # the object does not follow its own transaction
     except CommitFailedError as exc:
         _discard(uri, staged.folder)  # certainly not committed: no version can reference them
         raise _raced(label, uri, exc) from exc
@@ -195,12 +193,25 @@ def commit(
             raise _raced(label, uri, exc) from exc
         # Anything else may have failed after the commit landed: the files stay (an orphan at worst).
         raise PublishError(f"{label}: committing the Delta port at {uri} failed: {' '.join(str(exc).split())}") from exc
-    version = table.version()
+    # Outside the try: a failure from here on must not be taken for a publish that did not land.
+    if table is None:
+        table = DeltaTable(uri, storage_options=_options(storage_options))
+    else:
+        table.update_incremental()  # the object does not follow its own transaction
+    version = _version_of(table, staged.folder)
     if version and version % CHECKPOINT_EVERY == 0:
         # A monthly port gains a commit a month: without this, opening it replays up to 100 commits
         # (delta-rs's default interval), and a new month at 10 years costs 1.3x the same at 1 year.
         table.create_checkpoint()
     return PublishResult(uri=uri, version=version, rows=staged.rows)
+
+
+def _version_of(table: DeltaTable, folder: str) -> int:
+    """The version our commit became: another publish (of another month) may have landed after it."""
+    for entry in table.history(_HISTORY_DEPTH):
+        if entry.get(STAGED_FOLDER_KEY) == folder:
+            return int(entry["version"])
+    return table.version()
 
 
 def _raced(label: str, uri: str, exc: Exception) -> PublishError:
