@@ -78,7 +78,7 @@ class DuckDBEngine(ComputeEngine):
             columns.append(f"CAST({quote(field.name)} AS {target}) AS {quote(field.name)}")
         where = str(folder).replace("'", "''")
         session.execute(
-            f"COPY (SELECT {', '.join(columns)} FROM {relation}) TO '{where}' (FORMAT parquet, PER_THREAD_OUTPUT true)"
+            f"COPY (SELECT {', '.join(columns)} FROM {relation}) TO '{where}' (FORMAT parquet, PER_THREAD_OUTPUT true, FILENAME_PATTERN 'part-{{uuid}}')"
         )
 
     def read_output(self, session: duckdb.DuckDBPyConnection, relation: str, *, batch_rows: int) -> pa.RecordBatchReader:

@@ -33,7 +33,9 @@ from mesh_platform.runtime.ports.port import (
 )
 
 CHECKPOINT_EVERY = 10  # commits between Delta checkpoints of a port
-STAGED_FOLDER_KEY = "mesh.staged_folder"  # each commit names the folder it published (see remove_orphans)
+# Each commit names the folder it published (see remove_orphans): the store's own bookkeeping,
+# outside the `mesh.` keys, which are the write path's (runtime/publishing.py commit_metadata).
+STAGED_FOLDER_KEY = "store.staged_folder"
 _HISTORY_DEPTH = 10  # how far back `describe` looks for the last commit a publish made (not maintenance)
 
 

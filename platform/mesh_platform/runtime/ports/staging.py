@@ -64,7 +64,9 @@ def write_batches(
         partitioning = ds.partitioning(pa.schema([reader.schema.field(partition_by)]), flavor="hive")
     ds.write_dataset(
         reader, folder, filesystem=filesystem, format="parquet", partitioning=partitioning,
-        basename_template="part-{i}.parquet", existing_data_behavior="error", preserve_order=True,
+        # Names unique across publishes (as Delta writers make them): a file is never mistaken for
+        # the one it replaces, by a tool or a person keying files by name.
+        basename_template=f"part-{uuid.uuid4().hex}-{{i}}.parquet", existing_data_behavior="error", preserve_order=True,
     )
 
 
