@@ -10,12 +10,15 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
 from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.errors import PublishError
 from mesh_platform.runtime.engines.duckdb import DuckDBEngine
+from mesh_platform.runtime.ports import staging
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.publishing import commit, commit_metadata
@@ -165,3 +168,12 @@ def test_a_monthly_replace_removes_that_months_files_only_in_one_commit(tmp_path
     with pytest.raises(PublishError, match="rows fall outside the partition"):
         commit(store, "lab", "ledger", contract, month(3, [3]), run_id="bad", partition_by="day", partition=february)
     assert DeltaTable(uri).version() == 1
+
+
+def test_footer_stats_cover_every_row_group_even_one_mostly_null(tmp_path):
+    # Stats that miss a row group would let a reader prune away rows that match its filter.
+    pq.write_table(pa.table({"id": pa.array([50, None, None, 1, 2, 99, None, None, None, 3], pa.int64())}),
+                   tmp_path / "part.parquet", row_group_size=5)
+    described = staging.staged_file(pafs.LocalFileSystem(), str(tmp_path), "part.parquet", 1, None)
+    stats = json.loads(described.stats)
+    assert stats == {"numRecords": 10, "minValues": {"id": 1}, "maxValues": {"id": 99}, "nullCount": {"id": 5}}

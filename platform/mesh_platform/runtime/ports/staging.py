@@ -110,7 +110,7 @@ def _footer_stats(metadata: pq.FileMetaData) -> tuple[dict[str, int], dict[str, 
         statistics = [metadata.row_group(g).column(index).statistics for g in range(metadata.num_row_groups)]
         if statistics and all(s is not None and s.has_null_count for s in statistics):
             nulls[name] = sum(s.null_count for s in statistics)
-        with_values = [s for s in statistics if s is not None and s.num_values > s.null_count]
+        with_values = [s for s in statistics if s is not None and s.num_values]  # num_values counts non-nulls
         if statistics and all(s.has_min_max for s in with_values) and with_values:
             smallest, largest = _json_value(min(s.min for s in with_values)), _json_value(max(s.max for s in with_values))
             if smallest is not None and largest is not None:
