@@ -3,6 +3,7 @@ publishers racing, readers see one complete, valid version."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from mesh_platform.model.descriptor import load_domain
 from mesh_platform.model.product import PythonProduct
 from mesh_platform.orchestration.io_manager import PortIOManager
 from mesh_platform.orchestration.products.assets import python_product_asset
+from mesh_platform.runtime.ports.delta import remove_orphans
 from mesh_platform.runtime.quality import audit, rules_for
 from mesh_platform.runtime.quality.pandera_schema import pandera_schema
 from tests.conftest import ROOT, mesh_env
@@ -173,6 +175,10 @@ def test_a_publisher_killed_at_random_moments_leaves_the_last_good_version(tmp_p
         assert_whole_and_valid(uri, contract)
         versions.add(DeltaTable(uri).version())
     assert len(versions) > 5  # the kills really landed between different commits
+    # Killed publishes left orphan files; clearing them never touches a version.
+    orphans = remove_orphans(uri, dt.timedelta(0))
+    assert orphans and all(name.startswith("w-") for name in orphans)
+    assert_whole_and_valid(uri, contract)
 
 
 def test_two_publishers_racing_end_in_a_valid_table(tmp_path):

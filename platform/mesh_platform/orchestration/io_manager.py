@@ -24,8 +24,9 @@ from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.formats import from_arrow, to_arrow
+from mesh_platform.runtime.ports.port import StagedBatch
 from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.publishing import commit
+from mesh_platform.runtime.publishing import commit, publish
 from mesh_platform.runtime.reading import locate, plan_read, read_table
 
 CONTRACT_KEY = "mesh/contract"
@@ -82,11 +83,19 @@ class PortIOManager(dg.ConfigurableIOManager):
         metadata = context.definition_metadata or {}
         contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
         partition_column = metadata.get(PARTITION_COLUMN_KEY)
-        # The commit step of the one write path: the asset body has conformed and audited the batch.
-        result = commit(
-            port_store(self.project_root), domain, product, contract, to_arrow(obj, label),
-            run_id=context.run_id, partition_by=partition_column, partition=_slice(context, partition_column),
-        )
+        store, partition = port_store(self.project_root), _slice(context, partition_column)
+        if isinstance(obj, StagedBatch):
+            # The commit step of the one write path: the asset body has staged and audited the batch.
+            if (obj.uri, obj.partition) != (store.uri(domain, product, contract.major), partition):
+                raise dg.DagsterInvariantViolationError(
+                    f"{label}: the staged batch is for {obj.uri} {obj.partition}, not this output's port and partition"
+                )
+            result = publish(store, obj, contract, context.run_id)
+        else:  # a batch handed straight to the IO manager: staged and committed here
+            result = commit(
+                store, domain, product, contract, to_arrow(obj, label),
+                run_id=context.run_id, partition_by=partition_column, partition=partition,
+            )
         context.add_output_metadata(port_metadata(result, contract))
         read = self._read_versions.pop((context.run_id, context.step_key), {})
         context.add_output_metadata({key: dg.MetadataValue.int(version) for key, version in sorted(read.items())})

@@ -1,15 +1,20 @@
-"""The one write path of every product, Python or dbt: conform -> audit -> commit.
+"""The one write path of every product, Python or dbt: conform -> stage -> audit -> commit.
 
-- *conform*: the batch is cast to the contract's exact schema; drift stops here, with a diff.
-- *audit*: every rule of the contract (and of the global policies) is evaluated over the batch
-  where it lies, on a sealed DuckDB connection; a failed blocking rule refuses the batch.
-- *commit*: only an audited batch is staged in the port store and published in one atomic step,
-  with the write path's commit metadata (who, which run, the whole contract).
+- *conform*: the batch is held to the contract's exact schema; drift stops here, with a diff,
+  before any file is written.
+- *stage*: the rows are written once, as the port's next data files, which no version
+  references yet (a Python product's table by the port store; a dbt model by its engine, straight
+  from the engine's storage); required columns and partition bounds are checked on them.
+- *audit*: every rule of the contract (and of the global policies) is evaluated over exactly the
+  staged files, on a sealed DuckDB connection; a failed blocking rule refuses the batch.
+- *commit*: the store's one atomic commit that adds the audited files is the publish, with the
+  write path's commit metadata (who, which run, the whole contract). What was audited is byte
+  for byte what is published; a refused or killed publish leaves only orphan files.
 
-A Python product conforms and audits in its asset body and commits through the IO manager; a
-dbt product conforms and audits its model in the domain's DuckDB file once dbt has exited, then
-commits. Both call these functions, so a refusal, its message and what a publish records are
-the same whichever way a product is built.
+A Python product conforms, stages and audits in its asset body and commits through the IO
+manager; a dbt product stages its models once dbt has exited, then audits and commits them. Both
+call these functions, so a refusal, its message and what a publish records are the same
+whichever way a product is built.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from mesh_platform.model.rules import Rule
 from mesh_platform.runtime import sealed
 from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, conform
 from mesh_platform.runtime.ports.formats import to_arrow
-from mesh_platform.runtime.ports.port import CONTRACT_METADATA_KEY, RUN_ID_KEY, PublishResult
+from mesh_platform.runtime.ports.port import CONTRACT_METADATA_KEY, RUN_ID_KEY, PublishResult, StagedBatch
 from mesh_platform.runtime.ports.store import PortStore
 from mesh_platform.runtime.quality.engine import RuleResult, audit, blocking_failures, describe_failures
 from mesh_platform.runtime.reading import plan_read, read_table
@@ -56,8 +61,54 @@ def conformed(data: Any, product: Product) -> pa.Table:
 
 def check_schema(schema: pa.Schema, product: Product) -> None:
     """A dbt model's columns against its contract, before any row is read (drift refused); its
-    rows are cast to the contract as they stream into the store on commit."""
+    rows are cast to the contract's types as its engine stages them."""
     check_columns(schema, product.contract.arrow_schema(), product.id)
+
+
+# --- stage ---------------------------------------------------------------------------------
+
+def _port(store: PortStore, product: Product) -> str:
+    return store.uri(product.domain, product.name, product.contract.major)
+
+
+def partition_column(product: Product) -> str | None:
+    return product.descriptor.partitioning.column if product.descriptor.partitioning else None
+
+
+def stage(store: PortStore, product: Product, data: pa.Table, *, partition: PartitionSlice | None = None) -> StagedBatch:
+    """A Python product's conformed batch written once as its port's staged files (with
+    `partition`, one slice of a monthly port), checked, visible to no reader yet."""
+    return store.stage(
+        _port(store, product), data, product.contract.arrow_schema(), label=product.id,
+        partition_by=partition_column(product), partition=partition,
+    )
+
+
+def stage_model(store: PortStore, engine, session, relation: str, product: Product, *, batch_rows: int) -> StagedBatch:
+    """A dbt product model staged straight from its engine's storage: drift refused before any
+    file is written, then the engine writes the port's files itself, cast to the contract's
+    types. A store without a local folder (an object store) is given the rows as Arrow batches."""
+    schema = product.contract.arrow_schema()
+    check_schema(engine.output_schema(session, relation), product)
+    uri = _port(store, product)
+    target = store.staging_folder(uri)
+    if target is None:
+        return store.stage(uri, engine.read_output(session, relation, batch_rows=batch_rows), schema, label=product.id)
+    folder, path = target
+    try:
+        engine.stage_output(session, relation, path, schema)
+        return store.adopt(uri, folder, schema, label=product.id)
+    except PublishError as exc:
+        store.discard(uri, folder)
+        raise PublishError(str(exc) if str(exc).startswith(product.id) else f"{product.id}: {exc}") from None
+    except Exception:
+        store.discard(uri, folder)
+        raise
+
+
+def discard(store: PortStore, staged: StagedBatch) -> None:
+    """Drop the files of a refused batch now (what a crash leaves, `remove_orphans` clears)."""
+    store.discard(staged.uri, staged.folder)
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -89,6 +140,15 @@ def audit_batch(batch: pa.Table, rules: list[Rule], product: Product, root: Path
         return audit_relation(con, "batch", rules, product, root)
 
 
+def audit_staged(store: PortStore, staged: StagedBatch, rules: list[Rule], product: Product, root: Path) -> list[RuleResult]:
+    """Every rule over exactly the staged files, on a fresh sealed connection: a sealed
+    connection reads no file, so the files come in as an Arrow dataset that pyarrow reads
+    (no change to what the connection may reach)."""
+    with sealed.connect() as con:
+        con.register("batch", store.staged_dataset(staged))
+        return audit_relation(con, "batch", rules, product, root)
+
+
 def violation(label: str, results: list[RuleResult]) -> ContractViolation | None:
     """The refusal of a batch whose blocking rules failed (None: it may be committed)."""
     failures = blocking_failures(results)
@@ -107,12 +167,17 @@ def commit_metadata(contract: Contract, label: str, run_id: str) -> dict[str, st
     }
 
 
+def publish(store: PortStore, staged: StagedBatch, contract: Contract, run_id: str) -> PublishResult:
+    """Commit an audited staged batch: the publish (a failure leaves the previous version readable)."""
+    return store.publish(staged, commit_metadata(contract, staged.label, run_id))
+
+
 def commit(
     store: PortStore, domain: str, product: str, contract: Contract, data: pa.Table | pa.RecordBatchReader, *,
     run_id: str, partition_by: str | None = None, partition: PartitionSlice | None = None,
 ) -> PublishResult:
-    """Publish an audited batch as the next version of the port of the contract's major: staged,
-    then published atomically (a failure leaves the previous version readable)."""
+    """Stage and publish a batch that was audited before it reached here (or needs no audit: a
+    batch handed straight to the IO manager), as the next version of the contract major's port."""
     label = product_id(domain, product)
     staged = store.stage(
         store.uri(domain, product, contract.major), data, contract.arrow_schema(),

@@ -1,11 +1,11 @@
 """dbt products: `dbt build` on the domain's compute engine, then the one write path.
 
 Once dbt has exited (and let go of the engine's storage), each product model goes through the write
-path (runtime/publishing.py) where it lies — schema drift first, then every rule as SQL in the
-engine — and only a model that passes (and whose dbt tests passed) is committed to its port
-(engine -> Arrow -> port store), exactly as a Python product is. What is engine-specific (profile,
-port sources, reading a model, the run lock) is the domain's ComputeEngine's
-(mesh_platform.runtime.engines); DuckDB is the default.
+path (runtime/publishing.py): schema drift first, then the engine writes the model once as its
+port's staged files (cast to the contract's types), every rule audits those files, and only a
+model that passes (and whose dbt tests passed) is committed to its port, exactly as a Python
+product is. What is engine-specific (profile, port sources, staging a model, the run lock) is the
+domain's ComputeEngine's (mesh_platform.runtime.engines); DuckDB is the default.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
 from mesh_platform.runtime.engines import ComputeEngine
 from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.publishing import audit_relation, check_schema, commit, violation
+from mesh_platform.runtime.ports.port import StagedBatch
+from mesh_platform.runtime.publishing import audit_staged, discard, publish, stage_model, violation
 from mesh_platform.runtime.settings import mesh_home
 
 _BATCH_ROWS = 1_000_000
@@ -54,22 +55,18 @@ def _relation_of(manifest: Mapping[str, Any], engine: ComputeEngine, domain: str
 
 
 def audit_and_publish(
-    engine: ComputeEngine, con: Any, relation: str, product: Product, root: Path, run_id: str, rules: list
+    staged: StagedBatch, product: Product, root: Path, run_id: str, rules: list
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
-    """One product model through the write path: conformed and audited where it lies, committed
-    only if every blocking rule passed."""
-    key = dg.AssetKey(list(product.key))
-    try:
-        check_schema(engine.output_schema(con, relation), product)
-    except PublishError as drift:
-        return [], None, drift
-    results = audit_relation(con, relation, rules, product, root)
-    checks = check_results(key, results)
+    """One staged product model through the rest of the write path: its staged files audited,
+    committed only if every blocking rule passed (dropped otherwise)."""
+    store = port_store(root)
+    results = audit_staged(store, staged, rules, product, root)
+    checks = check_results(dg.AssetKey(list(product.key)), results)
     problem = violation(product.id, results)
     if problem is not None:
+        discard(store, staged)
         return checks, None, problem
-    output = engine.read_output(con, relation, batch_rows=_BATCH_ROWS)
-    result = commit(port_store(root), product.domain, product.name, product.contract, output, run_id=run_id)
+    result = publish(store, staged, product.contract, run_id)
     return checks, port_metadata(result, product.contract), None
 
 
@@ -192,18 +189,28 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
 
     problems: list[str] = []
     selected_checks = context.selected_asset_check_keys
-    with engine.open_outputs(root, domain.name) as con:  # sealed: contract sql rules are user-written
-        for model, event in held.items():
+    staged: dict[str, StagedBatch] = {}
+    # The platform's own SQL only (drift check, one COPY per model); the rules run on the staged
+    # files afterwards, on sealed connections, with the domain's file closed.
+    with engine.open_staging(root, domain.name) as session:
+        for model in held:
             product = domain.products[model]
             if model in failed_tests:
                 problems.append(f"{product.id} was not published: a dbt test of the model failed")
                 continue
-            checks, metadata, problem = audit_and_publish(engine, con, _relation_of(manifest, engine, domain.name, model), product, root, context.run.run_id, governance.audit_rules(product))
-            if metadata is not None:
-                yield event.with_metadata({**event.metadata, **metadata})
-            yield from (c for c in checks if dg.AssetCheckKey(c.asset_key, c.check_name) in selected_checks)
-            if problem is not None:
-                problems.append(str(problem))
+            try:
+                relation = _relation_of(manifest, engine, domain.name, model)
+                staged[model] = stage_model(port_store(root), engine, session, relation, product, batch_rows=_BATCH_ROWS)
+            except PublishError as refused:  # drift, or a value the contract's type cannot hold
+                problems.append(str(refused))
+    for model, batch in staged.items():
+        product, event = domain.products[model], held[model]
+        checks, metadata, problem = audit_and_publish(batch, product, root, context.run.run_id, governance.audit_rules(product))
+        if metadata is not None:
+            yield event.with_metadata({**event.metadata, **metadata})
+        yield from (c for c in checks if dg.AssetCheckKey(c.asset_key, c.check_name) in selected_checks)
+        if problem is not None:
+            problems.append(str(problem))
     if not invocation.is_successful():
         problems.append(f"dbt build of domain {domain.name!r} failed: {failure_summary(invocation)}")
     if problems:

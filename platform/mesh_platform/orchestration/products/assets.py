@@ -1,9 +1,10 @@
 """Python products as Dagster assets, published through the one write path (runtime/publishing.py).
 
 The asset body calls the domain's function, casts its result to the contract's schema (schema
-drift stops here, with a diff), evaluates every contract rule in DuckDB, and only then hands the
-batch to the port IO manager, which commits it. A blocking rule that fails leaves the port
-untouched: the output is never yielded, so nothing downstream runs on the bad batch.
+drift stops here, with a diff), writes it once as the port's staged files, evaluates every
+contract rule in DuckDB over those files, and only then hands the staged batch to the port IO
+manager, whose commit publishes it. A blocking rule that fails leaves the port untouched (its
+staged files are dropped): the output is never yielded, so nothing downstream runs on the bad batch.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from mesh_platform.orchestration.checks import check_results, check_specs
 from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY, asset_attributes, policy_metadata
 from mesh_platform.runtime.global_policies import global_governance
-from mesh_platform.runtime.publishing import audit_batch, conformed, violation
+from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.publishing import audit_staged, conformed, discard, partition_column, stage, violation
 
 
 def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
@@ -38,6 +41,15 @@ def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
         for name in inputs
     ]
     return inspect.Signature(parameters)
+
+
+def run_slice(context: dg.AssetExecutionContext, product: Product) -> PartitionSlice | None:
+    """The months this run publishes (one, or a backfill's range), as the IO manager sees them."""
+    column = partition_column(product)
+    if column is None or not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    window = context.partition_time_window
+    return PartitionSlice(column, window.start.date(), window.end.date())
 
 
 def python_product_asset(product: Product, impl: PythonProduct, root: Path, governance=None) -> dg.AssetsDefinition:
@@ -61,15 +73,17 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path, gove
 
     def compute(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[Any]:
         data = impl.fn(context, **inputs) if takes_context else impl.fn(**inputs)
-        # conform and audit here (the write path's first two steps); the IO manager commits.
-        batch = conformed(data, product)
-        results = audit_batch(batch, rules, product, root)
+        # conform, stage and audit here (the write path's first steps); the IO manager commits.
+        store = port_store(root)
+        staged = stage(store, product, conformed(data, product), partition=run_slice(context, product))
+        results = audit_staged(store, staged, rules, product, root)
         checks = check_results(key, results)
         problem = violation(product.id, results)
         if problem is not None:
+            discard(store, staged)
             yield from checks  # the UI shows which rule failed, and why
             raise problem
-        yield dg.Output(batch)
+        yield dg.Output(staged)
         yield from checks
 
     compute.__signature__ = _signature(impl, list(ins))  # type: ignore[attr-defined]

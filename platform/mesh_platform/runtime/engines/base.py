@@ -74,6 +74,20 @@ class ComputeEngine(ABC):
         """A product model's rows for publishing, as Arrow batches of at most `batch_rows` rows,
         streamed (never the whole model in memory at once). Valid while `session` is open."""
 
+    @abstractmethod
+    def open_staging(self, root: Path, domain: str) -> contextlib.AbstractContextManager[Any]:
+        """Open what the domain's last dbt run wrote, read-only, after dbt has exited, for the
+        platform's own SQL only: the schema-drift check and `stage_output`. No user-written SQL
+        runs on this session (contract rules audit the staged files, on a sealed connection), so
+        it may write files. Leaving the context closes everything it opened; no `open_outputs`
+        session of the same domain may be open meanwhile."""
+
+    @abstractmethod
+    def stage_output(self, session: Any, relation: str, folder: Path, schema: pa.Schema) -> None:
+        """Write a product model's rows once, cast to `schema` (the contract's exact types), as
+        Parquet files into the empty local `folder` (a port's staging folder, which no version
+        references yet). Refuses (PublishError) a value the contract's type cannot hold exactly."""
+
     def output_schema(self, session: Any, relation: str) -> pa.Schema:
         """The Arrow schema of a model's output, for the contract's schema-drift check."""
         return self.read_output(session, relation, batch_rows=1).schema

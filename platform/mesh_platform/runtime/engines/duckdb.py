@@ -5,8 +5,10 @@
 - input ports: dbt sources with `meta: {plugin: mesh_port, save_mode: ignore}`, which the plugin
   serves, after the governed read path's checks, as views over DuckDB's `delta_scan` of the port
   (masked ports: over the masked Arrow table); the producer's DuckDB file is never opened;
-- outputs: the file, opened read-only and sealed (runtime.sealed) once dbt has exited, so the
-  contract's rules audit each model in place and the publish streams it out as Arrow batches;
+- outputs: once dbt has exited, the file is opened read-only and each product model is written once,
+  by DuckDB's own multi-threaded Parquet writer, into its port's staging folder (cast to the
+  contract's types); the contract's rules then audit those files on a sealed connection, and the
+  Delta commit that adds them is the publish. `open_outputs` (sealed) still serves reads of a model;
 - lock: a DuckDB file admits one writing process, so runs of a domain take turns on a lock file
   beside it.
 """
@@ -21,8 +23,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mesh_platform.model.contracts.types import sql_type_of
+from mesh_platform.model.errors import PublishError
 from mesh_platform.runtime import sealed
 from mesh_platform.runtime.engines.base import ComputeEngine
+from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.settings import warehouse_path
 
 PLUGIN_ALIAS = "mesh_port"  # what a source's `meta: {plugin: ...}` names; dbt-duckdb's plugin alias
@@ -55,8 +60,48 @@ class DuckDBEngine(ComputeEngine):
         with sealed.connect(str(warehouse_path(root, domain)), read_only=True) as con:
             yield con
 
+    @contextlib.contextmanager
+    def open_staging(self, root: Path, domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        # Not sealed: COPY needs file access. Only SQL the platform writes runs here (a model named
+        # by the manifest, quoted); the user-written rules audit the staged files elsewhere, sealed.
+        # A separate connection, not the sealed one unsealed: DuckDB shares one instance (and its
+        # global settings) between connections of a process to the same file.
+        with duckdb.connect(str(warehouse_path(root, domain)), read_only=True) as con:
+            # TIMESTAMP -> TIMESTAMPTZ casts read naive times as UTC, as Arrow's cast did.
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+
+    def stage_output(self, session: duckdb.DuckDBPyConnection, relation: str, folder: Path, schema: pa.Schema) -> None:
+        found = dict(zip(*_names_types(session, relation)))
+        columns = []
+        for field in schema:
+            target = sql_type_of(field.type)
+            if pa.types.is_decimal(field.type) and found.get(field.name) != target:
+                _refuse_inexact(session, relation, field.name, target)
+            columns.append(f"CAST({quote(field.name)} AS {target}) AS {quote(field.name)}")
+        where = str(folder).replace("'", "''")
+        session.execute(
+            f"COPY (SELECT {', '.join(columns)} FROM {relation}) TO '{where}' (FORMAT parquet, PER_THREAD_OUTPUT true, FILENAME_PATTERN 'part-{{uuid}}')"
+        )
+
     def read_output(self, session: duckdb.DuckDBPyConnection, relation: str, *, batch_rows: int) -> pa.RecordBatchReader:
         return session.sql(f"select * from {relation}").to_arrow_reader(batch_rows)
 
     def lock_path(self, root: Path, domain: str) -> Path:
         return warehouse_path(root, domain).with_suffix(".lock")
+
+
+def _names_types(session: duckdb.DuckDBPyConnection, relation: str) -> tuple[list[str], list[str]]:
+    described = session.sql(f"describe select * from {relation}").fetchall()
+    return [row[0] for row in described], [str(row[1]).upper() for row in described]
+
+
+def _refuse_inexact(session: duckdb.DuckDBPyConnection, relation: str, column: str, target: str) -> None:
+    """DuckDB rounds a value cast to a DECIMAL of a smaller scale, silently: a decimal port keeps
+    exact values, so a model column that is not already the contract's DECIMAL is compared first."""
+    name = quote(column)
+    inexact = session.sql(
+        f"select count(*) from {relation} where {name} is not null and try_cast({name} as {target}) is distinct from {name}"
+    ).fetchone()[0]
+    if inexact:
+        raise PublishError(f"column {column!r}: {inexact} values cannot be stored exactly as {target}, the contract's type")

@@ -1,5 +1,6 @@
 """A batch made fit for its port, whatever the backend: cast to the contract's exact schema
-(drift refused with a diff), rows counted, required columns and partition bounds checked.
+(drift refused with a diff). Required columns and partition bounds are checked on the staged
+files (runtime/ports/staging.py `check_staged`), whoever wrote them.
 
 This is the *conform* step of the one write path (runtime/publishing.py); a port store
 (runtime/ports/store.py) stages only batches that went through it.
@@ -8,7 +9,7 @@ This is the *conform* step of the one write path (runtime/publishing.py); a port
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -115,56 +116,3 @@ def conform(data: pa.Table | pa.RecordBatchReader, schema: pa.Schema, label: str
             yield conform_batch(batch, schema, label)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-class BatchGuard:
-    """Counts rows, and checks required columns and partition bounds, as batches stream into a
-    port store's writer: whatever the backend, no batch commits rows its contract refuses."""
-
-    def __init__(self, reader: pa.RecordBatchReader, partition: PartitionSlice | None, label: str):
-        self.rows = 0
-        self.error: PublishError | None = None
-        self._reader = reader
-        self._partition = partition
-        self._label = label
-
-    def _batches(self) -> Iterable[pa.RecordBatch]:
-        try:
-            for batch in self._reader:
-                if self._partition is not None and batch.num_rows:
-                    self._check_bounds(batch)
-                self._check_required(batch)
-                self.rows += batch.num_rows
-                yield batch
-        except PublishError as exc:
-            # Raised inside the backend writer's stream: keep it so the caller sees our message.
-            self.error = exc
-            raise
-
-    def _check_required(self, batch: pa.RecordBatch) -> None:
-        # The audit reports missing values as a rule with samples; this is the last line of
-        # defence for callers that publish without auditing.
-        for field, column in zip(batch.schema, batch.columns):
-            if not field.nullable and column.null_count:
-                raise PublishError(
-                    f"{self._label}: column {field.name!r} is required by the contract but {column.null_count} rows are null"
-                )
-
-    def _check_bounds(self, batch: pa.RecordBatch) -> None:
-        values = batch.column(self._partition.column)
-        if values.null_count:
-            # The overwrite predicate never matches NULL: such rows would pile up, publish after publish.
-            raise PublishError(
-                f"{self._label}: {values.null_count} rows have no {self._partition.column}, so they belong to no partition; "
-                f"every row published for {self._partition.start} <= {self._partition.column} < {self._partition.end} must fall inside it"
-            )
-        low, high = pc.min(values).as_py(), pc.max(values).as_py()
-        if low is None or low < self._partition.start or high >= self._partition.end:
-            raise PublishError(
-                f"{self._label}: rows fall outside the partition being published "
-                f"({self._partition.start} <= {self._partition.column} < {self._partition.end}); "
-                f"found values from {low} to {high}"
-            )
-
-    def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self._reader.schema, self._batches())

@@ -1,8 +1,11 @@
 """The Delta port store: each port a Delta table, each publish one Delta commit.
 
-Until a publish commits, readers see the previous version; a failed or killed publish leaves at
-most orphan data files that no version references. This is the only module of the platform that
-imports deltalake (or pyarrow.fs): another backend is another module like this one.
+A publish writes its Parquet files once, into a fresh folder of the table that no version
+references (runtime/ports/staging.py); the files are checked and audited where they lie, and the
+Delta commit that adds them (and removes the files they replace) is the publish. Until it commits,
+readers see the previous version; a refused or killed publish leaves at most orphan files, which
+`remove_orphans` clears. This is the only module of the platform that imports deltalake (or
+pyarrow.fs): another backend is another module like this one.
 """
 
 from __future__ import annotations
@@ -15,17 +18,24 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.errors import MeshError, PublishError
-from mesh_platform.runtime.ports.conform import BatchGuard, PartitionSlice, conform
+from mesh_platform.runtime.ports import staging
+from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, conform
 from mesh_platform.runtime.ports.port import (
     RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri,
 )
 
 CHECKPOINT_EVERY = 10  # commits between Delta checkpoints of a port
+# Each commit names the folder it published (see remove_orphans): the store's own bookkeeping,
+# outside the `mesh.` keys, which are the write path's (runtime/publishing.py commit_metadata).
+STAGED_FOLDER_KEY = "store.staged_folder"
 _HISTORY_DEPTH = 10  # how far back `describe` looks for the last commit a publish made (not maintenance)
 
 
@@ -40,6 +50,61 @@ def _open(uri: str, storage_options: Mapping[str, str] | None) -> DeltaTable | N
         return None
 
 
+def _local(uri: str) -> Path | None:
+    return None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
+
+
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The port's folder as pyarrow sees it. Object stores use pyarrow's own credential chain
+    (the AWS_* variables), as `published_majors` does."""
+    local = _local(uri)
+    if local is not None:
+        return pafs.LocalFileSystem(), str(local)
+    return pafs.FileSystem.from_uri(uri)
+
+
+def staging_folder(uri: str) -> tuple[str, Path] | None:
+    """A fresh, empty local folder inside the port for an engine to write one publish's files
+    into, and its name; None for a port on an object store."""
+    local = _local(uri)
+    if local is None:
+        return None
+    name = staging.stage_name()
+    (local / name).mkdir(parents=True)
+    return name, local / name
+
+
+def adopt(
+    uri: str, folder: str, schema: pa.Schema, *, label: str,
+    partition_by: str | None = None, partition: PartitionSlice | None = None,
+) -> StagedBatch:
+    """The Parquet files written under `folder` of the port as a staged batch: each described
+    from its footer, their columns held to `schema` (drift refused with the diff). Nothing is
+    committed; the guard checks (required columns, partition bounds) run at `commit`, after the
+    audit has had its say with rule names and samples."""
+    filesystem, root = _filesystem(uri)
+    infos = filesystem.get_file_info(pafs.FileSelector(f"{root}/{folder}", recursive=True, allow_not_found=True))
+    files = tuple(
+        staging.staged_file(filesystem, root, info.path[len(root) + 1:], info.size, partition_by)
+        for info in sorted(infos, key=lambda i: i.path)
+        if info.type == pafs.FileType.File and info.base_name.endswith(".parquet")
+    )
+    staged = StagedBatch(uri, label, schema, folder, files, partition_by, partition)
+    if files:
+        written = pq.read_schema(f"{root}/{files[0].path}", filesystem=filesystem)
+        expected = pa.schema([f for f in schema if f.name != partition_by])
+        check_columns(written, expected, label)
+        retyped = [f"{f.name}: the contract declares {f.type}, the files have {written.field(f.name).type}"
+                   for f in expected if written.field(f.name).type != f.type]
+        if retyped:  # readers would cast or fail: the writer must cast to the contract's types
+            raise PublishError(f"{label}: staged files do not have the contract's types: " + "; ".join(retyped))
+    return staged
+
+
+def _count_nulls(staged: StagedBatch, column: str) -> int:
+    return staged_dataset(staged).count_rows(filter=ds.field(column).is_null())
+
+
 def stage(
     uri: str,
     data: pa.Table | pa.RecordBatchReader,
@@ -49,53 +114,113 @@ def stage(
     partition_by: str | None = None,
     partition: PartitionSlice | None = None,
 ) -> StagedBatch:
-    """`data` conformed to `schema` (drift refused now), streamed into Delta only on commit: a
-    port's rows never sit twice in memory."""
-    guard = BatchGuard(conform(data, schema, label), partition, label)
-    return StagedBatch(uri, label, schema, guard, partition_by, partition)
+    """`data` conformed to `schema` (drift refused before any file is written), written once as
+    the port's staged files and checked; visible to no reader until `commit`."""
+    reader = conform(data, schema, label)
+    filesystem, root = _filesystem(uri)
+    folder = staging.stage_name()
+    try:
+        staging.write_batches(reader, filesystem, f"{root}/{folder}", partition_by)
+        return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition)
+    except PublishError:
+        _discard(uri, folder)
+        raise
+    except Exception as exc:  # pyarrow wraps an error raised while the stream is read
+        _discard(uri, folder)
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, PublishError):
+            raise cause from None
+        raise PublishError(f"{label}: writing the staged files of {uri} failed: {' '.join(str(exc).split())}") from exc
+
+
+def staged_dataset(staged: StagedBatch) -> ds.Dataset:
+    filesystem, root = _filesystem(staged.uri)
+    return staging.staged_dataset(filesystem, root, staged.folder, staged.files, staged.schema, staged.partition_by)
+
+
+def _discard(uri: str, folder: str) -> None:
+    filesystem, root = _filesystem(uri)
+    try:
+        filesystem.delete_dir(f"{root}/{folder}")
+    except (OSError, FileNotFoundError):
+        pass  # left as an orphan: remove_orphans clears it
+
+
+def _add_actions(staged: StagedBatch) -> list[AddAction]:
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    return [AddAction(f.path, f.size, dict(f.partition_values), now, True, f.stats) for f in staged.files]
 
 
 def commit(
     staged: StagedBatch, commit_metadata: Mapping[str, str] | None = None, storage_options: Mapping[str, str] | None = None,
 ) -> PublishResult:
-    """Write a staged batch as the port's next version, in one Delta commit.
+    """Make a staged batch the port's next version, in one Delta commit that adds its files.
 
-    Without a partition, the whole table is replaced; with one, only the rows of that slice are,
+    Without a partition, the commit removes every current file (and takes the contract's schema:
+    a full replace may follow a contract change); with one, it removes that slice's files only,
     and every other partition's files stay untouched.
     """
     uri, label, partition = staged.uri, staged.label, staged.partition
+    try:  # the last line of defence, whoever wrote the files and whether or not they were audited
+        staging.check_staged(staged.files, staged.schema, partition, label, lambda column: _count_nulls(staged, column))
+    except PublishError:
+        _discard(uri, staged.folder)
+        raise
     # One open of the table per publish: each open replays the log since its last checkpoint.
     table = _open(uri, storage_options)
-    options = dict(
-        mode="overwrite",
-        partition_by=[staged.partition_by] if staged.partition_by else None,
-        commit_properties=CommitProperties(custom_metadata=dict(commit_metadata or {})),
-    )
-    if partition is not None and table is not None:
-        options["predicate"] = partition.predicate()
-    else:
-        # A full replace may follow a contract change: the contract's schema wins.
-        options["schema_mode"] = "overwrite"
-    if table is None:
-        options["storage_options"] = _options(storage_options)  # an open table carries its own
+    actions = _add_actions(staged)
+    schema = DeltaSchema.from_arrow(staged.schema)
+    partition_by = [staged.partition_by] if staged.partition_by else None
+    properties = CommitProperties(custom_metadata={**(commit_metadata or {}), STAGED_FOLDER_KEY: staged.folder})
     try:
-        write_deltalake(table if table is not None else uri, staged.guard.reader(), **options)
+        if table is None:
+            create_table_with_add_actions(
+                uri, schema, actions, mode="error", partition_by=partition_by,
+                storage_options=_options(storage_options), commit_properties=properties,
+            )
+        else:
+            replaced = None
+            if partition is not None:
+                replaced = [(partition.column, ">=", partition.start.isoformat()), (partition.column, "<", partition.end.isoformat())]
+            table.create_write_transaction(
+                actions, mode="overwrite", schema=schema, partition_by=partition_by,
+                partition_filters=replaced, commit_properties=properties,
+            )
     except CommitFailedError as exc:
-        raise PublishError(
-            f"{label}: another publish to {uri} committed first; this batch was not published (retry it): "
-            + " ".join(str(exc).split())
-        ) from exc
+        _discard(uri, staged.folder)  # certainly not committed: no version can reference them
+        raise _raced(label, uri, exc) from exc
     except Exception as exc:  # deltalake raises several unrelated types
-        if staged.guard.error is not None:
-            raise staged.guard.error from None
-        raise PublishError(f"{label}: writing the Delta port at {uri} failed: {' '.join(str(exc).split())}") from exc
-    table = table if table is not None else DeltaTable(uri, storage_options=_options(storage_options))  # the object follows its own commit
-    version = table.version()
+        if table is None and _open(uri, storage_options) is not None:  # another first publish created it
+            _discard(uri, staged.folder)
+            raise _raced(label, uri, exc) from exc
+        # Anything else may have failed after the commit landed: the files stay (an orphan at worst).
+        raise PublishError(f"{label}: committing the Delta port at {uri} failed: {' '.join(str(exc).split())}") from exc
+    # Outside the try: a failure from here on must not be taken for a publish that did not land.
+    if table is None:
+        table = DeltaTable(uri, storage_options=_options(storage_options))
+    else:
+        table.update_incremental()  # the object does not follow its own transaction
+    version = _version_of(table, staged.folder)
     if version and version % CHECKPOINT_EVERY == 0:
         # A monthly port gains a commit a month: without this, opening it replays up to 100 commits
         # (delta-rs's default interval), and a new month at 10 years costs 1.3x the same at 1 year.
         table.create_checkpoint()
-    return PublishResult(uri=uri, version=version, rows=staged.guard.rows)
+    return PublishResult(uri=uri, version=version, rows=staged.rows)
+
+
+def _version_of(table: DeltaTable, folder: str) -> int:
+    """The version our commit became: another publish (of another month) may have landed after it."""
+    for entry in table.history(_HISTORY_DEPTH):
+        if entry.get(STAGED_FOLDER_KEY) == folder:
+            return int(entry["version"])
+    return table.version()
+
+
+def _raced(label: str, uri: str, exc: Exception) -> PublishError:
+    return PublishError(
+        f"{label}: another publish to {uri} committed first; this batch was not published (retry it): "
+        + " ".join(str(exc).split())
+    )
 
 
 def publish(
@@ -112,6 +237,32 @@ def publish(
     """Stage and commit in one call (tests and benchmarks; products publish via runtime/publishing.py)."""
     staged = stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition)
     return commit(staged, commit_metadata, storage_options)
+
+
+def remove_orphans(uri: str, older_than: dt.timedelta, storage_options: Mapping[str, str] | None = None) -> list[str]:
+    """Delete the staged folders of the port that no version can read: folders of refused or
+    killed publishes, untouched for `older_than` (a younger one may be a publish in progress).
+    A folder named by a commit still in the log is kept (its files may be time travelled to;
+    Delta's own vacuum removes those). Returns the folders removed."""
+    filesystem, root = _filesystem(uri)
+    table = _open(uri, storage_options)
+    kept: set[str] = set()
+    if table is not None:
+        kept |= {path.split("/", 1)[0] for path in pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()}
+        kept |= {str(c[STAGED_FOLDER_KEY]) for c in table.history() if c.get(STAGED_FOLDER_KEY)}
+    cutoff = dt.datetime.now(dt.timezone.utc) - older_than
+    removed = []
+    for info in filesystem.get_file_info(pafs.FileSelector(root, allow_not_found=True)):
+        name = info.base_name
+        if info.type != pafs.FileType.Directory or not name.startswith(staging.STAGE_PREFIX) or name in kept:
+            continue
+        inside = filesystem.get_file_info(pafs.FileSelector(info.path, recursive=True))
+        touched = max((i.mtime for i in [info, *inside] if i.mtime is not None), default=None)
+        if touched is not None and touched.astimezone(dt.timezone.utc) > cutoff:
+            continue
+        filesystem.delete_dir(info.path)
+        removed.append(name)
+    return sorted(removed)
 
 
 def open_port(uri: str, label: str, storage_options: Mapping[str, str] | None = None) -> DeltaTable:
@@ -206,8 +357,23 @@ class DeltaPortStore:
     def stage(self, uri, data, schema, *, label, partition_by=None, partition=None) -> StagedBatch:
         return stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition)
 
+    def staging_folder(self, uri: str) -> tuple[str, Path] | None:
+        return staging_folder(uri)
+
+    def adopt(self, uri, folder, schema, *, label, partition_by=None, partition=None) -> StagedBatch:
+        return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition)
+
+    def staged_dataset(self, staged: StagedBatch) -> ds.Dataset:
+        return staged_dataset(staged)
+
+    def discard(self, uri: str, folder: str) -> None:
+        _discard(uri, folder)
+
     def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
         return commit(staged, commit_metadata, self.storage_options)
+
+    def remove_orphans(self, uri: str, older_than: dt.timedelta) -> list[str]:
+        return remove_orphans(uri, older_than, self.storage_options)
 
     def scan(self, uri, label, *, partition=None, columns=None, version=None) -> pa.Table:
         return read_arrow(uri, label, partition, columns, self.storage_options, version)

@@ -13,7 +13,8 @@ import yaml
 
 from mesh_platform.model.contracts.model import Contract, contract_from_mapping
 from mesh_platform.model.names import check_name
-from mesh_platform.runtime.ports.conform import BatchGuard, PartitionSlice
+from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.staging import StagedFile
 
 CONTRACT_METADATA_KEY = "mesh.contract"  # every publish carries its whole contract in its commit
 RUN_ID_KEY = "mesh.run_id"
@@ -31,15 +32,21 @@ def port_uri(storage_root: str, domain: str, product: str, major: int) -> str:
 
 @dataclass(frozen=True)
 class StagedBatch:
-    """A conformed batch on its way to one port, not yet visible to any reader. Its rows stream
-    through `guard` (counted and checked) when the store publishes it."""
+    """A conformed, checked batch written as data files inside one port (`folder`, relative to
+    the port's root), not yet visible to any reader: no version references `files` until the
+    store publishes them."""
 
     uri: str
     label: str
     schema: pa.Schema
-    guard: BatchGuard
+    folder: str
+    files: tuple[StagedFile, ...]
     partition_by: str | None = None
     partition: PartitionSlice | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ own module and is chosen in `port_store`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -40,14 +41,41 @@ class PortStore(Protocol):
         self, uri: str, data: pa.Table | pa.RecordBatchReader, schema: pa.Schema, *, label: str,
         partition_by: str | None = None, partition: PartitionSlice | None = None,
     ) -> StagedBatch:
-        """Prepare `data` as the next version of the port at `uri`, cast to `schema`. Refuses schema
-        drift at once (PublishError with the diff); nothing is visible to readers yet. With
-        `partition`, the batch replaces that slice only, and every row must fall inside it."""
+        """Write `data`, cast to `schema`, once, as the port's staged files: files inside the port
+        that no version references. Refuses schema drift before any file is written (PublishError
+        with the diff). With `partition`, the batch replaces that slice only."""
+
+    def staging_folder(self, uri: str) -> tuple[str, Path] | None:
+        """A fresh, empty local folder inside the port for an engine to write one publish's
+        Parquet files into, as (its name for `adopt`, its path); None when the store has no local
+        folder (an object store): then the engine's rows go through `stage`."""
+
+    def adopt(
+        self, uri: str, folder: str, schema: pa.Schema, *, label: str,
+        partition_by: str | None = None, partition: PartitionSlice | None = None,
+    ) -> StagedBatch:
+        """The files an engine wrote into `folder` (from `staging_folder`) as a staged batch, held
+        to `schema` and checked as `stage` checks its own (PublishError otherwise)."""
+
+    def staged_dataset(self, staged: StagedBatch) -> ds.Dataset:
+        """Exactly the staged files, as an Arrow dataset of the contract's schema: what the audit
+        reads (a sealed connection reads no file itself)."""
+
+    def discard(self, uri: str, folder: str) -> None:
+        """Remove a refused batch's staged folder now, best effort (never raises)."""
 
     def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
         """Make a staged batch the port's next version, atomically, with `commit_metadata` kept
-        beside it (see `history`). Any failure (a refused row, a concurrent publish, the store
-        unreachable) raises PublishError and leaves the previous version readable and unchanged."""
+        beside it (see `history`): one commit adds the staged files and removes those they
+        replace (every file, or the slice's). Refuses first (and drops the files) a NULL in a
+        required column or, with a partition, a row outside it. Any failure (a concurrent publish, the store
+        unreachable) raises PublishError and leaves the previous version readable and unchanged;
+        the staged files then stay as orphans."""
+
+    def remove_orphans(self, uri: str, older_than: dt.timedelta) -> list[str]:
+        """Delete the staged folders no version references and nothing touched for `older_than`
+        (refused or killed publishes); returns their names. Maintenance: never run inside a
+        publish, and `older_than` must exceed the longest publish."""
 
     def locate(self, uri: str, label: str, version: int | None = None) -> PortLocation:
         """Where the port's table lies and which version to read: the latest, or `version` (a
