@@ -39,8 +39,6 @@ from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
 from mesh_platform.runtime.engines import ComputeEngine
-from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.publishing import audit_relation, check_schema, commit, violation
 from mesh_platform.runtime.settings import mesh_home
 
 _BATCH_ROWS = 1_000_000
@@ -58,6 +56,9 @@ def audit_and_publish(
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
     """One product model through the write path: conformed and audited where it lies, committed
     only if every blocking rule passed."""
+    from mesh_platform.runtime.ports.store import port_store  # reason: the port store (deltalake) loads when a model publishes, not at location load
+    from mesh_platform.runtime.publishing import audit_relation, check_schema, commit, violation  # reason: the write path loads at run time, not at location load
+
     key = dg.AssetKey(list(product.key))
     try:
         check_schema(engine.output_schema(con, relation), product)

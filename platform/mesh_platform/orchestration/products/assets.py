@@ -25,7 +25,6 @@ from mesh_platform.orchestration.checks import check_results, check_specs
 from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY, asset_attributes, policy_metadata
 from mesh_platform.runtime.global_policies import global_governance
-from mesh_platform.runtime.publishing import audit_batch, conformed, violation
 
 
 def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
@@ -60,6 +59,8 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path, gove
     takes_context = CONTEXT_PARAMETER in inspect.signature(impl.fn).parameters
 
     def compute(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[Any]:
+        from mesh_platform.runtime.publishing import audit_batch, conformed, violation  # reason: the data stack loads when the asset runs, not at location load
+
         data = impl.fn(context, **inputs) if takes_context else impl.fn(**inputs)
         # conform and audit here (the write path's first two steps); the IO manager commits.
         batch = conformed(data, product)

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
@@ -24,6 +24,9 @@ from mesh_platform.runtime.ports.conform import BatchGuard, PartitionSlice, conf
 from mesh_platform.runtime.ports.port import (
     RUN_ID_KEY, PortDescription, PublishResult, StagedBatch, contract_of_commit, port_uri,
 )
+
+if TYPE_CHECKING:  # annotations only: a code location's policies look at ports without pyarrow.dataset (issue 12)
+    import pyarrow.dataset as ds
 
 CHECKPOINT_EVERY = 10  # commits between Delta checkpoints of a port
 _HISTORY_DEPTH = 10  # how far back `describe` looks for the last commit a publish made (not maintenance)
