@@ -159,9 +159,18 @@ def source_freshness(product: Product, context: PolicyContext):
 
 @policy("no-domain-cycles", "Domains do not depend on each other in a cycle.")
 def no_domain_cycles(product: Product, context: PolicyContext):
-    graph = {d: set() for d in context.mesh.domains}
-    for other in context.mesh.products():
-        graph[other.domain] |= {p.domain for p in other.inputs if p.domain != other.domain and p.domain in graph}
+    # A cycle through this product's domain runs through its producers, their producers, ...:
+    # only those domains' descriptors are read, not the whole mesh's (issue 12).
+    graph: dict[str, set[str]] = {}
+    todo = [product.domain]
+    while todo:
+        name = todo.pop()
+        if name in graph:
+            continue
+        found = context.mesh.domains.get(name)
+        graph[name] = {p.domain for other in (found.products.values() if found else ()) for p in other.inputs
+                       if p.domain != name and p.domain in context.mesh.domains}
+        todo.extend(graph[name])
     try:
         TopologicalSorter(graph).prepare()
     except CycleError as exc:
