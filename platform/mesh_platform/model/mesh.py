@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -86,6 +87,9 @@ class Mesh:
         self.broken = _ReadOnDemand(self._read_folder, self._read_all)
         self._read: set[Path] = set()  # folders already looked at
         self._complete = False
+        # One cached mesh serves a code server's threads: a folder is read by one of them, and
+        # another looking it up meanwhile waits for that read rather than seeing no domain.
+        self._lock = threading.RLock()
 
     @classmethod
     def load(cls, root: str | Path) -> "Mesh":
@@ -100,6 +104,10 @@ class Mesh:
         return cls(root=Path(root))
 
     def _read_all(self) -> None:
+        with self._lock:
+            self._read_every_folder()
+
+    def _read_every_folder(self) -> None:
         if self._complete:
             return
         self._complete = True
@@ -118,6 +126,10 @@ class Mesh:
             self._read_folder(self.folder_of(name))
 
     def _read_folder(self, folder) -> None:
+        with self._lock:
+            self._read_one_folder(folder)
+
+    def _read_one_folder(self, folder) -> None:
         """Read the domain in `folder` if the layout puts one there (shared_assets/ or domains/<name>/)."""
         folder, resolved = Path(folder), Path(folder).resolve()
         if resolved in self._read:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -16,6 +16,9 @@ from mesh_platform.model.contracts import load_contract
 from mesh_platform.model.identity import step_reader
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
+
+if TYPE_CHECKING:
+    from mesh_platform.runtime.ports.conform import PartitionSlice
 
 # The data stack (pyarrow.dataset, pandas, duckdb, deltalake) loads when a step reads or writes a
 # port, never when a code location loads (issue 12): this module is imported by every location.
@@ -39,7 +42,7 @@ def column_schema(contract) -> dg.TableSchema:
     )
 
 
-def _slice(context: dg.InputContext | dg.OutputContext, column: str | None):
+def _slice(context: dg.InputContext | dg.OutputContext, column: str | None) -> PartitionSlice | None:
     if column is None or not context.has_asset_partitions:
         return None
     from mesh_platform.runtime.ports.conform import PartitionSlice  # reason: pyarrow.dataset loads at run time, not at location load
