@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mesh_platform.model.mesh import Mesh
 from tests.conftest import copy_project, mesh_env
+from tests.helpers.mini_mesh import base_mesh, write_mesh
 
 # What a location load may not import: the engines and frames a step uses when it runs.
 # deltalake is not here: the contract-version policy reads the published contract from the port's
@@ -86,3 +88,19 @@ def test_a_broken_producer_of_an_input_is_named_when_its_consumer_loads(tmp_path
     assert any("loyalty.bookings" in m and "bookings.odcs.yaml" in m for m in warned), loaded["findings"]
     assert loaded["descriptions"]["loyalty/bookings"].startswith("Cannot be read now:")
     assert "bookings.odcs.yaml" in loaded["descriptions"]["loyalty/bookings"]
+
+
+def test_a_mesh_read_on_demand_ends_as_the_mesh_read_at_once(tmp_path):
+    files = base_mesh()
+    files["domains/attic"] = {"domain.yaml": {"name": "loft", "kind": "aggregate"}}  # its folder names another domain
+    root = write_mesh(tmp_path / "mesh", files)
+    (root / "domains" / "cellar").mkdir()
+    (root / "domains" / "cellar" / "domain.yaml").write_text("name: [cellar\n")
+    on_demand = Mesh.on_demand(root)
+    assert on_demand.require("shared.airports", consumer="lab.readings").name == "airports"
+    assert "cellar" not in dict.keys(on_demand.domains) and not dict.keys(on_demand.broken)  # nothing else read yet
+    assert on_demand.unavailable("cellar", "anything").startswith("domain 'cellar' does not load:")
+    at_once = Mesh.load(root)
+    assert list(on_demand.domains) == list(at_once.domains) == ["shared", "lab"]
+    assert {f: str(e) for f, e in on_demand.broken.items()} == {f: str(e) for f, e in at_once.broken.items()}
+    assert len(at_once.broken) == 2
