@@ -45,7 +45,7 @@ REPO = HERE.parent
 OUT = HERE / ".data" / "definitions_load"
 RESULTS = HERE / "results" / "definitions_load.json"
 COPIED = ["domains", "shared_assets", "dbt_projects", "workspace.yaml"]
-DATA_STACK = ["duckdb", "deltalake", "pandas", "pandera", "pyarrow.dataset", "polars", "datacontract", "dbt.adapters.duckdb", "sqlglot"]
+DATA_STACK = ["duckdb", "deltalake", "pandas", "pandera", "pyarrow.dataset", "polars", "datacontract", "dbt.adapters.duckdb"]
 
 # Runs in a fresh interpreter: argv = [root, module]; prints one JSON line.
 PROBE = r"""
@@ -117,10 +117,12 @@ def prepare(root: Path) -> dict[str, str]:
     return locations
 
 
-def probe(root: Path, module: str) -> dict:
+def probe(root: Path, module: str, platform_dir: Path | None = None) -> dict:
     # dbt on PATH, as in the environment of a team running plain dagster-dbt (DbtCliResource looks there).
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "MESH_HOME": str(root / ".mesh"), "PYTHONDONTWRITEBYTECODE": "1", "PATH": path}
+    if platform_dir is not None:  # another version of the platform (--before), first on sys.path
+        env["PYTHONPATH"] = str(platform_dir)
     wall, cpu = time.perf_counter(), os.times()
     done = subprocess.run([sys.executable, "-c", PROBE, str(root), module, ",".join(DATA_STACK)],
                           capture_output=True, text=True, cwd=root, env=env)
@@ -155,6 +157,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", help="just these locations")
     parser.add_argument("--importtime", action="store_true", help="also print the largest imports of each mesh load")
     parser.add_argument("--workdir", type=Path, default=OUT / "demo", help="where the demo mesh is copied")
+    parser.add_argument("--before", type=Path, help="also load each location with the platform package in this folder "
+                        "(e.g. `git archive <commit> platform | tar -x -C DIR`, then DIR/platform), interleaved with the others")
     parser.add_argument("--no-results", action="store_true", help="do not write benchmarks/results/definitions_load.json")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -164,11 +168,17 @@ def main() -> int:
     locations = prepare(root)
     if args.only:
         locations = {k: v for k, v in locations.items() if k in args.only}
+    before = args.before.resolve() if args.before else None
+    kinds = [("mesh", None), ("plain", None)] + ([("before", before)] if before else [])
     samples: dict[tuple[str, str], list[dict]] = {}
-    for _ in range(args.repeat):
+    for i in range(args.repeat):
         for name, module in locations.items():
-            for kind, mod in (("mesh", module), ("plain", f"plain.{name}")):
-                samples.setdefault((name, kind), []).append(probe(root, mod))
+            for kind, platform_dir in kinds:
+                result = probe(root, f"plain.{name}" if kind == "plain" else module, platform_dir)
+                if kind != "plain" and not result["platform"].startswith(str(platform_dir or REPO)):
+                    raise SystemExit(f"{kind} load of {name} used the platform at {result['platform']}")
+                samples.setdefault((name, kind), []).append(result)
+        print(f"  round {i + 1} of {args.repeat} done ({time.perf_counter() - started:.0f} s)", flush=True)
 
     def med(name: str, kind: str, field: str) -> float:
         return statistics.median(r[field] for r in samples[(name, kind)])
@@ -177,7 +187,7 @@ def main() -> int:
     print(f"\n{'location':<18} | {'mesh load s':>11} {'plain load s':>12} {'ratio':>6} | {'mesh proc s':>11} {'plain proc s':>12} {'ratio':>6} | "
           f"{'assets':>6} {'checks':>6} | data stack imported")
     for name in locations:
-        for kind in ("mesh", "plain"):
+        for kind, _ in kinds:
             runs.append({"name": f"{name}/{kind}", "wall_s": round(med(name, kind, "wall_s"), 3), "cpu_s": round(med(name, kind, "cpu_s"), 3),
                          "peak_rss_mb": round(med(name, kind, "peak_rss_mb"), 1), "load_s": round(med(name, kind, "load_s"), 3),
                          "load_cpu_s": round(med(name, kind, "load_cpu_s"), 3)})
@@ -185,6 +195,8 @@ def main() -> int:
         process = med(name, "mesh", "wall_s") / med(name, "plain", "wall_s")
         ratios[f"{name}/load"] = round(ratio, 2)
         ratios[f"{name}/process"] = round(process, 2)
+        if before:
+            ratios[f"{name}/before_load"] = round(med(name, "before", "load_s") / med(name, "plain", "load_s"), 2)
         last = samples[(name, "mesh")][-1]
         imported = sorted({m for r in samples[(name, "mesh")] for m in r["imported"]})
         if imported:
@@ -192,6 +204,11 @@ def main() -> int:
         print(f"{name:<18} | {med(name, 'mesh', 'load_s'):>11.2f} {med(name, 'plain', 'load_s'):>12.2f} {ratio:>6.2f} | "
               f"{med(name, 'mesh', 'wall_s'):>11.2f} {med(name, 'plain', 'wall_s'):>12.2f} {process:>6.2f} | "
               f"{last['assets']:>6} {last['checks']:>6} | {', '.join(imported) or 'none'}")
+        if before:
+            old = sorted({m for r in samples[(name, "before")] for m in r["imported"]})
+            print(f"{'  before':<18} | {med(name, 'before', 'load_s'):>11.2f} {'':>12} {ratios[f'{name}/before_load']:>6.2f} | "
+                  f"{med(name, 'before', 'wall_s'):>11.2f} {'':>12} {med(name, 'before', 'wall_s') / med(name, 'plain', 'wall_s'):>6.2f} | "
+                  f"{'':>6} {'':>6} | {', '.join(old) or 'none'}")
     startup = statistics.median(r["startup_s"] for rs in samples.values() for r in rs)
     dbt = [n for n in locations if (root / "plain" / f"{n}.py").read_text().find("dbt_assets") >= 0]
     if dbt:

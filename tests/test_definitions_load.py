@@ -68,6 +68,13 @@ def test_a_location_loads_without_the_data_stack(tmp_path):
     assert DATA_STACK.isdisjoint(loaded["modules"]), sorted(DATA_STACK.intersection(loaded["modules"]))
 
 
+def test_binding_sql_rules_at_load_needs_duckdb_and_nothing_else_of_the_data_stack(tmp_path):
+    root = copy_project(tmp_path / "mesh")
+    loaded = load_location(root, "domains.weather.definitions")  # hourly_observations has a sql rule
+    assert "duckdb" in loaded["modules"]
+    assert (DATA_STACK - {"duckdb"}).isdisjoint(loaded["modules"]), sorted(DATA_STACK.intersection(loaded["modules"]))
+
+
 def test_a_location_reads_only_its_own_domain_and_what_its_graph_needs(tmp_path):
     root = copy_project(tmp_path / "mesh")
     # An unrelated domain whose files do not even parse: fleet neither reads it nor reports it.
