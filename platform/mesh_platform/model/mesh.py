@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -29,35 +30,130 @@ def domain_folders(root: Path) -> list[Path]:
     return folders
 
 
+class _ReadOnDemand(dict):
+    """The mesh's domains by name (or its broken folders by path), read from disk on demand: a
+    lookup reads the one domain it names, iterating reads every domain. A code location so reads
+    only its own domain and the producers its graph needs (issue 12), while whole-mesh code
+    (`mesh validate`, the catalog, build order) sees every domain as before."""
+
+    def __init__(self, read_one, read_all) -> None:
+        super().__init__()
+        self._read_one, self._read_all = read_one, read_all
+
+    def __getitem__(self, key):
+        self._read_one(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._read_one(key)
+        return super().get(key, default)
+
+    def __contains__(self, key) -> bool:
+        self._read_one(key)
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self._read_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._read_all()
+        return super().__len__()
+
+    def keys(self):
+        self._read_all()
+        return super().keys()
+
+    def values(self):
+        self._read_all()
+        return super().values()
+
+    def items(self):
+        self._read_all()
+        return super().items()
+
+
 @dataclass
 class Mesh:
     root: Path
-    domains: dict[str, Domain] = field(default_factory=dict)
-    broken: dict[Path, MeshError] = field(default_factory=dict)  # folders whose files do not parse
+    domains: dict[str, Domain] = field(default=None)  # type: ignore[assignment]  # read on demand
+    broken: dict[Path, MeshError] = field(default=None)  # type: ignore[assignment]  # folders whose files do not parse
     # Products that passed validation.validate_product against this mesh (it runs at most once each).
     validated: set[str] = field(default_factory=set, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+        self.domains = _ReadOnDemand(self._read_named, self._read_all)
+        self.broken = _ReadOnDemand(self._read_folder, self._read_all)
+        self._read: set[Path] = set()  # folders already looked at
+        self._complete = False
+        # One cached mesh serves a code server's threads: a folder is read by one of them, and
+        # another looking it up meanwhile waits for that read rather than seeing no domain.
+        self._lock = threading.RLock()
+
     @classmethod
     def load(cls, root: str | Path) -> "Mesh":
-        mesh = cls(root=Path(root).resolve())
-        for folder in domain_folders(mesh.root):
-            try:
-                domain = load_domain(folder)
-            except MeshError as exc:
-                mesh.broken[folder] = exc
-                continue
-            if folder.resolve() != mesh.folder_of(domain.name):
-                mesh.broken[folder] = DescriptorError(
-                    folder / DOMAIN_FILE, "name", f"expected {folder.name!r}: a domain's folder is named after it (shared_assets/ holds {SHARED_DOMAIN!r})"
-                )
-                continue
-            if domain.name in mesh.domains:
-                mesh.broken[folder] = DescriptorError(
-                    folder / DOMAIN_FILE, "name", f"domain {domain.name!r} is already declared in {mesh.domains[domain.name].folder}"
-                )
-                continue
-            mesh.domains[domain.name] = domain
+        """Every domain of the mesh, read now."""
+        mesh = cls(root=Path(root))
+        mesh._read_all()
         return mesh
+
+    @classmethod
+    def on_demand(cls, root: str | Path) -> "Mesh":
+        """The mesh whose domains are read as they are looked up (see _ReadOnDemand)."""
+        return cls(root=Path(root))
+
+    def _read_all(self) -> None:
+        with self._lock:
+            self._read_every_folder()
+
+    def _read_every_folder(self) -> None:
+        if self._complete:
+            return
+        self._complete = True
+        folders = domain_folders(self.root)
+        for folder in folders:
+            self._read_folder(folder)
+        # The order of Mesh.load whatever was looked up first: shared, then domains by folder.
+        rank = {folder.resolve(): i for i, folder in enumerate(folders)}
+        for table, place in ((self.domains, lambda item: rank.get(Path(item[1].folder).resolve(), -1)), (self.broken, lambda item: rank.get(item[0].resolve(), -1))):
+            ordered = sorted(dict.items(table), key=place)
+            dict.clear(table)
+            dict.update(table, ordered)
+
+    def _read_named(self, name) -> None:
+        if isinstance(name, str) and is_valid_name(name):  # no path is built from what cannot be a name
+            self._read_folder(self.folder_of(name))
+
+    def _read_folder(self, folder) -> None:
+        with self._lock:
+            self._read_one_folder(folder)
+
+    def _read_one_folder(self, folder) -> None:
+        """Read the domain in `folder` if the layout puts one there (shared_assets/ or domains/<name>/)."""
+        folder, resolved = Path(folder), Path(folder).resolve()
+        if resolved in self._read:
+            return
+        self._read.add(resolved)
+        at_layout = resolved.parent == (self.root / DOMAINS_FOLDER).resolve() or resolved == (self.root / SHARED_FOLDER).resolve()
+        if not at_layout or not (folder / DOMAIN_FILE).is_file():
+            return
+        try:
+            domain = load_domain(folder)
+        except MeshError as exc:
+            dict.__setitem__(self.broken, folder, exc)
+            return
+        if folder.resolve() != self.folder_of(domain.name):
+            dict.__setitem__(self.broken, folder, DescriptorError(
+                folder / DOMAIN_FILE, "name", f"expected {folder.name!r}: a domain's folder is named after it (shared_assets/ holds {SHARED_DOMAIN!r})"
+            ))
+            return
+        if dict.__contains__(self.domains, domain.name):
+            dict.__setitem__(self.broken, folder, DescriptorError(
+                folder / DOMAIN_FILE, "name", f"domain {domain.name!r} is already declared in {dict.__getitem__(self.domains, domain.name).folder}"
+            ))
+            return
+        dict.__setitem__(self.domains, domain.name, domain)
 
     # -- lookup -----------------------------------------------------------------------------
     def products(self) -> list[Product]:
@@ -115,9 +211,9 @@ class Mesh:
 
     def domain_at(self, folder: Path) -> Domain:
         folder = folder.resolve()
-        if folder in self.broken:
+        if folder in self.broken:  # reads that folder's domain, and no other
             raise self.broken[folder]
-        for domain in self.domains.values():
+        for domain in dict.values(self.domains):
             if domain.folder == folder:
                 return domain
         raise DescriptorError(folder / DOMAIN_FILE, None, "no domain is declared here")
@@ -164,11 +260,12 @@ def workspace_locations(root: Path) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def _cached_mesh(root: Path, stamp: tuple) -> Mesh:
-    return Mesh.load(root)
+    return Mesh.on_demand(root)
 
 
 def current_mesh(root: Path) -> Mesh:
-    """The mesh as on disk now; reloaded whenever a descriptor or contract file changes."""
+    """The mesh as on disk now; reloaded whenever a descriptor or contract file changes. Its
+    domains are read as they are looked up: a code location reads only what its graph needs."""
     files = sorted(root.glob(f"{SHARED_FOLDER}/**/*.yaml")) + sorted(root.glob(f"{DOMAINS_FOLDER}/*/**/*.yaml"))
     stamp = tuple((str(f), f.stat().st_mtime_ns) for f in files)
     return _cached_mesh(root.resolve(), stamp)

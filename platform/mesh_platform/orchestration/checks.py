@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from mesh_platform.model.rules import Rule
-from mesh_platform.runtime.quality.engine import RuleResult, result_metadata
+
+if TYPE_CHECKING:
+    from mesh_platform.runtime.quality.engine import RuleResult
 
 
 def check_specs(key: dg.AssetKey, rules: Iterable[Rule]) -> list[dg.AssetCheckSpec]:
@@ -21,6 +24,8 @@ def check_specs(key: dg.AssetKey, rules: Iterable[Rule]) -> list[dg.AssetCheckSp
 
 
 def check_results(key: dg.AssetKey, results: Iterable[RuleResult]) -> list[dg.AssetCheckResult]:
+    from mesh_platform.runtime.quality.engine import result_metadata  # reason: the rule engine (duckdb) loads when a check runs, not at location load
+
     return [
         dg.AssetCheckResult(
             asset_key=key,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -22,12 +22,12 @@ from mesh_platform.model.contracts import load_contract
 from mesh_platform.model.identity import step_reader
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
-from mesh_platform.runtime.ports.conform import PartitionSlice
-from mesh_platform.runtime.ports.formats import from_arrow, to_arrow
-from mesh_platform.runtime.ports.port import StagedBatch
-from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.publishing import commit, publish
-from mesh_platform.runtime.reading import locate, plan_read, read_table
+
+if TYPE_CHECKING:
+    from mesh_platform.runtime.ports.conform import PartitionSlice
+
+# The data stack (pyarrow.dataset, pandas, duckdb, deltalake) loads when a step reads or writes a
+# port, never when a code location loads (issue 12): this module is imported by every location.
 
 CONTRACT_KEY = "mesh/contract"
 PARTITION_COLUMN_KEY = "mesh/partition_column"
@@ -52,6 +52,7 @@ def column_schema(contract) -> dg.TableSchema:
 def _slice(context: dg.InputContext | dg.OutputContext, column: str | None) -> PartitionSlice | None:
     if column is None or not context.has_asset_partitions:
         return None
+    from mesh_platform.runtime.ports.conform import PartitionSlice  # reason: pyarrow.dataset loads at run time, not at location load
     window = context.asset_partitions_time_window
     return PartitionSlice(column, window.start.date(), window.end.date())
 
@@ -79,6 +80,11 @@ class PortIOManager(dg.ConfigurableIOManager):
                 f"the code location of domain {self.domain!r} may not publish {product_id(domain, product)}: "
                 "a domain publishes only its own products' ports"
             )
+        from mesh_platform.runtime.ports.formats import to_arrow  # reason: pandas and duckdb load at run time, not at location load
+        from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads at run time, not at location load
+        from mesh_platform.runtime.ports.port import StagedBatch  # reason: the write path loads at run time, not at location load
+        from mesh_platform.runtime.publishing import commit, publish  # reason: the write path loads at run time, not at location load
+
         label = product_id(domain, product)
         metadata = context.definition_metadata or {}
         contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
@@ -101,6 +107,9 @@ class PortIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({key: dg.MetadataValue.int(version) for key, version in sorted(read.items())})
 
     def load_input(self, context: dg.InputContext) -> Any:
+        from mesh_platform.runtime.ports.formats import from_arrow  # reason: pandas and duckdb load at run time, not at location load
+        from mesh_platform.runtime.reading import locate, plan_read, read_table  # reason: governed reads load at run time, not at location load
+
         upstream = context.upstream_output
         domain, product = _key(context.asset_key)
         metadata = (upstream.definition_metadata if upstream else None) or {}

@@ -19,10 +19,10 @@ from mesh_platform.model.mesh import SHARED_DOMAIN
 from mesh_platform.model.names import is_valid_name
 from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, policy
 from mesh_platform.model.rules import Metric, Rule, rules_for
-from mesh_platform.runtime.ports.majors import retirement_date
-from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.reading import RETIREMENT_NOTICE
 from mesh_platform.runtime.validation import validate_product
+
+# The port store (pyarrow.dataset, deltalake) is imported by the two policies that look at
+# published ports, when they do: every code location imports this module (issue 12).
 
 PLACEHOLDERS = {"todo", "tbd", "tba", "description", "n/a", "na", "none", "xxx", "wip", "fixme"}
 MIN_DESCRIPTION_WORDS = 5
@@ -159,9 +159,18 @@ def source_freshness(product: Product, context: PolicyContext):
 
 @policy("no-domain-cycles", "Domains do not depend on each other in a cycle.")
 def no_domain_cycles(product: Product, context: PolicyContext):
-    graph = {d: set() for d in context.mesh.domains}
-    for other in context.mesh.products():
-        graph[other.domain] |= {p.domain for p in other.inputs if p.domain != other.domain and p.domain in graph}
+    # A cycle through this product's domain runs through its producers, their producers, ...:
+    # only those domains' descriptors are read, not the whole mesh's (issue 12).
+    graph: dict[str, set[str]] = {}
+    todo = [product.domain]
+    while todo:
+        name = todo.pop()
+        if name in graph:
+            continue
+        found = context.mesh.domains.get(name)
+        graph[name] = {p.domain for other in (found.products.values() if found else ()) for p in other.inputs
+                       if p.domain != name and p.domain in context.mesh.domains}
+        todo.extend(graph[name])
     try:
         TopologicalSorter(graph).prepare()
     except CycleError as exc:
@@ -209,6 +218,8 @@ def _relative(path, root) -> str:
 
 @policy("contract-version", "The contract's version moves with its change against the published port: breaking needs a major bump, additive a minor one.")
 def contract_version(product: Product, context: PolicyContext):
+    from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads when this policy looks, not at import
+
     published = port_store(context.mesh.root).latest_published(product.domain, product.name)
     if published is None:
         return  # never published: any version is the first
@@ -229,6 +240,9 @@ def supported_input_versions(product: Product, context: PolicyContext):
         if port.major > current:
             yield f"pins {port.id}@v{port.major}, but its contract is at {producer.contract.version}"
         elif port.major < current:
+            from mesh_platform.runtime.ports.majors import retirement_date  # reason: the port store loads only for a pinned older major
+            from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads only for a pinned older major
+            from mesh_platform.runtime.reading import RETIREMENT_NOTICE  # reason: governed reads load only for a pinned older major
             until = retirement_date(port_store(context.mesh.root), port.domain, port.product, port.major, producer.contract)
             if until is not None and context.today > until:
                 yield f"pins {port.id}@v{port.major}, retired on {until}: reads are refused; move to v{current}"

@@ -7,16 +7,16 @@ Each failure is one DescriptorError naming the file, the field and what was expe
 from __future__ import annotations
 
 import functools
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from mesh_platform.model.descriptor import Domain, Product
 from mesh_platform.model.errors import ContractError, DescriptorError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import Metric, rules_for
-from mesh_platform.runtime import sealed
-from mesh_platform.runtime.quality.compile import compile_rule
-from mesh_platform.runtime.quality.engine import DIALECT, rule_error
+from mesh_platform.runtime.quality.compile import compile_rule, quote
+
+if TYPE_CHECKING:  # duckdb loads only to bind a contract's sql rules: a location without any never imports it
+    import duckdb
 
 
 def check_contract_identity(product: Product) -> None:
@@ -55,8 +55,16 @@ def check_sql_rules(product: Product) -> None:
     rules = [r for r in rules_for(product.contract) if r.metric == Metric.SQL]
     if not rules:
         return
+    import duckdb  # reason: the engine loads only for a contract with sql rules to bind
+
+    from mesh_platform.runtime.quality.engine import DIALECT, rule_error  # reason: the rule engine loads only for sql rules to bind
+
+    # The empty table is declared in SQL with the DuckDB type of each column's Arrow type (what the
+    # audit of a real batch sees): registering an Arrow table would import pyarrow.dataset and
+    # pandas into every code location with a sql rule (issue 12).
+    columns = ", ".join(f"{quote(c.name)} {c.sql_type}" for c in product.contract.columns)
     with _binder().cursor() as con:  # a cursor of one in-memory database: a new database costs ~25 ms
-        con.register("empty_batch", product.contract.arrow_schema().empty_table())
+        con.execute(f"CREATE TEMP TABLE empty_batch ({columns})")
         for rule in rules:
             try:
                 con.sql(f"EXPLAIN {compile_rule(rule, 'empty_batch', DIALECT).query}")
@@ -66,6 +74,8 @@ def check_sql_rules(product: Product) -> None:
 
 @functools.cache
 def _binder() -> duckdb.DuckDBPyConnection:
+    from mesh_platform.runtime import sealed  # reason: duckdb loads only for sql rules to bind
+
     return sealed.connect()  # binding a rule that names a file opens it: sealed, it is refused instead
 
 

@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_dbt.asset_utils import (
@@ -39,10 +39,10 @@ from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
 from mesh_platform.runtime.engines import ComputeEngine
-from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.ports.port import StagedBatch
-from mesh_platform.runtime.publishing import audit_staged, discard, publish, stage_model, violation
 from mesh_platform.runtime.settings import mesh_home
+
+if TYPE_CHECKING:
+    from mesh_platform.runtime.ports.port import StagedBatch
 
 _BATCH_ROWS = 1_000_000
 
@@ -59,6 +59,9 @@ def audit_and_publish(
 ) -> tuple[list[dg.AssetCheckResult], dict[str, Any] | None, PublishError | None]:
     """One staged product model through the rest of the write path: its staged files audited,
     committed only if every blocking rule passed (dropped otherwise)."""
+    from mesh_platform.runtime.ports.store import port_store  # reason: the port store (deltalake) loads when a model publishes, not at location load
+    from mesh_platform.runtime.publishing import audit_staged, discard, publish, violation  # reason: the write path loads at run time, not at location load
+
     store = port_store(root)
     results = audit_staged(store, staged, rules, product, root)
     checks = check_results(dg.AssetKey(list(product.key)), results)
@@ -189,6 +192,9 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
 
     problems: list[str] = []
     selected_checks = context.selected_asset_check_keys
+    from mesh_platform.runtime.ports.store import port_store  # reason: the port store (deltalake) loads when a model publishes, not at location load
+    from mesh_platform.runtime.publishing import stage_model  # reason: the write path loads at run time, not at location load
+
     staged: dict[str, StagedBatch] = {}
     # The platform's own SQL only (drift check, one COPY per model); the rules run on the staged
     # files afterwards, on sealed connections, with the domain's file closed.

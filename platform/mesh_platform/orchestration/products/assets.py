@@ -14,7 +14,7 @@ import typing
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -26,9 +26,9 @@ from mesh_platform.orchestration.checks import check_results, check_specs
 from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY, asset_attributes, policy_metadata
 from mesh_platform.runtime.global_policies import global_governance
-from mesh_platform.runtime.ports.conform import PartitionSlice
-from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.publishing import audit_staged, conformed, discard, partition_column, stage, violation
+
+if TYPE_CHECKING:
+    from mesh_platform.runtime.ports.conform import PartitionSlice
 
 
 def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
@@ -45,7 +45,9 @@ def _signature(impl: PythonProduct, inputs: list[str]) -> inspect.Signature:
 
 def run_slice(context: dg.AssetExecutionContext, product: Product) -> PartitionSlice | None:
     """The months this run publishes (one, or a backfill's range), as the IO manager sees them."""
-    column = partition_column(product)
+    from mesh_platform.runtime.ports.conform import PartitionSlice  # reason: pyarrow.dataset loads at run time, not at location load
+
+    column = product.descriptor.partitioning.column if product.descriptor.partitioning else None
     if column is None or not (context.has_partition_key or context.has_partition_key_range):
         return None
     window = context.partition_time_window
@@ -72,6 +74,9 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path, gove
     takes_context = CONTEXT_PARAMETER in inspect.signature(impl.fn).parameters
 
     def compute(context: dg.AssetExecutionContext, **inputs: Any) -> Iterator[Any]:
+        from mesh_platform.runtime.ports.store import port_store  # reason: the port store (deltalake) loads when the asset runs, not at location load
+        from mesh_platform.runtime.publishing import audit_staged, conformed, discard, stage, violation  # reason: the data stack loads when the asset runs, not at location load
+
         data = impl.fn(context, **inputs) if takes_context else impl.fn(**inputs)
         # conform, stage and audit here (the write path's first steps); the IO manager commits.
         store = port_store(root)

@@ -18,17 +18,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 
 from mesh_platform.model.contracts.types import sql_type_of
 from mesh_platform.model.errors import PublishError
-from mesh_platform.runtime import sealed
 from mesh_platform.runtime.engines.base import ComputeEngine
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.settings import warehouse_path
+
+if TYPE_CHECKING:  # duckdb itself loads when outputs are opened: a code location only writes profiles
+    import duckdb
 
 PLUGIN_ALIAS = "mesh_port"  # what a source's `meta: {plugin: ...}` names; dbt-duckdb's plugin alias
 # By name, not imported: the plugin module imports dbt's adapter, which only dbt's own process needs.
@@ -56,6 +57,8 @@ class DuckDBEngine(ComputeEngine):
 
     @contextlib.contextmanager
     def open_outputs(self, root: Path, domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        from mesh_platform.runtime import sealed  # reason: duckdb loads when a run opens its outputs, not at location load
+
         # Sealed: contract sql rules are user-written, and this process can reach every domain's files.
         with sealed.connect(str(warehouse_path(root, domain)), read_only=True) as con:
             yield con
@@ -66,6 +69,8 @@ class DuckDBEngine(ComputeEngine):
         # by the manifest, quoted); the user-written rules audit the staged files elsewhere, sealed.
         # A separate connection, not the sealed one unsealed: DuckDB shares one instance (and its
         # global settings) between connections of a process to the same file.
+        import duckdb  # reason: duckdb loads when a run stages its outputs, not at location load
+
         with duckdb.connect(str(warehouse_path(root, domain)), read_only=True) as con:
             # TIMESTAMP -> TIMESTAMPTZ casts read naive times as UTC, as Arrow's cast did.
             con.execute("SET TimeZone = 'UTC'")

@@ -12,9 +12,13 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+
+if TYPE_CHECKING:  # pyarrow.dataset (and with it pandas, ~0.4 s) loads when a slice is read, not at location load
+    import pyarrow.dataset as ds
 
 from mesh_platform.model.errors import PublishError
 from mesh_platform.model.names import check_name
@@ -37,6 +41,8 @@ class PartitionSlice:
         return f"{column} >= '{self.start.isoformat()}' AND {column} < '{self.end.isoformat()}'"
 
     def expression(self) -> ds.Expression:
+        import pyarrow.dataset as ds  # reason: pandas comes with it; only a partitioned read needs it
+
         return (ds.field(self.column) >= pa.scalar(self.start)) & (ds.field(self.column) < pa.scalar(self.end))
 
 

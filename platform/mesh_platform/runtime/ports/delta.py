@@ -14,9 +14,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable
@@ -31,6 +31,9 @@ from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, c
 from mesh_platform.runtime.ports.port import (
     RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri,
 )
+
+if TYPE_CHECKING:  # annotations only: a code location's policies look at ports without pyarrow.dataset (issue 12)
+    import pyarrow.dataset as ds
 
 CHECKPOINT_EVERY = 10  # commits between Delta checkpoints of a port
 # Each commit names the folder it published (see remove_orphans): the store's own bookkeeping,

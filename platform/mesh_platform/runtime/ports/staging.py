@@ -20,14 +20,17 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from mesh_platform.model.errors import PublishError
 from mesh_platform.runtime.ports.conform import PartitionSlice
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 STAGE_PREFIX = "w-"  # every staged folder's name starts so: orphans are found by it
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # what pyarrow's hive partitioning names a NULL value
@@ -55,6 +58,8 @@ def write_batches(
 ) -> None:
     """Write a conformed stream as Parquet files under `folder` (hive folders per partition value,
     the partition column left out of the files, as Delta lays them out). Order is kept."""
+    import pyarrow.dataset as ds  # reason: Arrow's dataset layer loads when a batch is staged, not at location load
+
     # Written as nullable: a NULL in a required column is refused by `check_staged`, with the
     # contract's message, rather than by the writer's.
     relaxed = pa.schema([f.with_nullable(True) for f in reader.schema])
@@ -180,6 +185,8 @@ def staged_dataset(
     filesystem, root: str, folder: str, files: Iterable[StagedFile], schema: pa.Schema, partition_by: str | None,
 ) -> ds.Dataset:
     """Exactly the staged files, as one Arrow dataset of the contract's schema (what the audit reads)."""
+    import pyarrow.dataset as ds  # reason: Arrow's dataset layer loads when an audit reads staged files, not at location load
+
     partitioning = None
     if partition_by:
         partitioning = ds.partitioning(pa.schema([schema.field(partition_by)]), flavor="hive")

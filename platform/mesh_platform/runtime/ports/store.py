@@ -14,15 +14,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.port import PortDescription, PortLocation, PublishResult, StagedBatch
 from mesh_platform.runtime.settings import storage_options, storage_root
+
+if TYPE_CHECKING:  # annotations only (issue 12: no pyarrow.dataset at location load)
+    import pyarrow.dataset as ds
 
 
 class PortStore(Protocol):
