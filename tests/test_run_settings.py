@@ -82,6 +82,7 @@ def test_with_dagster_home_set_mesh_build_records_there_and_the_catalog_reads_it
 @pytest.mark.parametrize("setting, value, expected", [
     ("MESH_EXECUTOR", "threads", "error: MESH_EXECUTOR must be one of in_process, multiprocess, found 'threads'"),
     ("DAGSTER_HOME", "relative/instance", "error: DAGSTER_HOME must be an absolute path (as Dagster requires), found 'relative/instance'"),
+    ("MESH_BUILD_CONCURRENCY", "0", "error: MESH_BUILD_CONCURRENCY must be a whole number of domains, 1 or more, found '0'"),
 ])
 def test_a_bad_run_setting_is_refused_in_one_line_before_anything_runs(tmp_path, command, setting, value, expected):
     command = ["build", "--domain", "shared"] if command == "build" else ["dev", "--port", str(free_port())]

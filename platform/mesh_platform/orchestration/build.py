@@ -3,16 +3,24 @@
 One Dagster run per domain, recorded in the mesh's Dagster instance so that the runs show in the
 UI. Each run steps through its job's own executor, the one every run of the mesh uses
 (`MESH_EXECUTOR`, orchestration/runs.py): the build decides nothing about execution itself.
+Domains of one wave (none consumes another's products) run at once, up to `MESH_BUILD_CONCURRENCY`,
+each run in its own process (Dagster captures a step's output per process, and each domain has its
+own DuckDB file); one at a time, the run stays in this process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import multiprocessing
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +32,7 @@ from mesh_platform.model.mesh import Mesh, workspace_locations
 from mesh_platform.orchestration.definitions import build_job_name
 from mesh_platform.orchestration.orphaned_runs import build_tags
 from mesh_platform.orchestration.runs import instance_for
-from mesh_platform.runtime.settings import run_settings
+from mesh_platform.runtime.settings import prepared_dagster_home, run_settings
 
 if TYPE_CHECKING:
     from dagster._core.definitions.reconstruct import ReconstructableJob
@@ -37,6 +45,7 @@ PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
 }
+RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -104,31 +113,61 @@ def _partition_tags(job: dg.JobDefinition) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
+@dataclass
+class DomainRun:
+    """What one domain's run left in the instance: its id, whether it succeeded, and the
+    progress events relayed while it ran (step failures and materializations among them)."""
+
+    run_id: str
+    success: bool
+    events: list[dg.DagsterEvent]
+
+
+def _run_in_child(root: str, module: str, job_name: str, home: str, selection, tags: dict[str, str], log_path: str) -> None:
+    """A domain's run in a process of its own (one of a wave run at once). Its output goes to
+    `log_path`, which the build copies into its own output once the run ends: concurrent runs'
+    dbt output never interleaves."""
+    job = reconstructable_job(Path(root), module, job_name)
+    with dg.DagsterInstance.from_config(home) as instance, open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        dg.execute_job(job, instance=instance, asset_selection=selection, tags=tags, raise_on_error=False, run_config=RUN_CONFIG)
+
+
+@functools.cache
+def _run_processes() -> multiprocessing.context.BaseContext:
+    """Processes started from a server that imported the platform (Dagster, dagster-dbt) once:
+    a run's process starts without importing them again, seconds per domain (and never forks this
+    process's threads, which relay other domains' events)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "mesh_platform.orchestration.dbt.assets"])
+    return context
+
+
 def _run_domain(
     instance: dg.DagsterInstance, job: ReconstructableJob, on_event: Callable[[dg.EventLogEntry], None],
-    selection: list[dg.AssetKey] | None = None,
-) -> dg.JobExecutionResult:
-    """Run the (reconstructable) job in a worker thread with its own executor, and relay its
-    events from the instance as they land."""
+    selection: list[dg.AssetKey] | None = None, own_process: tuple[Path, str] | None = None,
+) -> DomainRun:
+    """Run the (reconstructable) job with its own executor -- in a worker thread, or, given
+    `own_process` (the mesh root and the location's module), in a process of its own -- and relay
+    its events from the instance as they land."""
     marker = {RUN_TAG: str(uuid.uuid4())}
+    tags = {**_partition_tags(job.get_definition()), **build_tags(), **marker}  # build_tags: a later build can tell if this one died
     outcome: dict[str, object] = {}
+    log = None
+    if own_process is not None:
+        root, module = own_process
+        log = tempfile.NamedTemporaryFile("r", suffix=".log", prefix=f"mesh-build-{job.job_name}-")
+        args = (str(root), module, job.job_name, str(prepared_dagster_home(root)), selection, tags, log.name)
+        worker = _run_processes().Process(target=_run_in_child, args=args, name=f"mesh-build-{job.job_name}")
+    else:
+        def work() -> None:
+            try:
+                dg.execute_job(job, instance=instance, asset_selection=selection, tags=tags, raise_on_error=False, run_config=RUN_CONFIG)
+            except BaseException as exc:  # surfaced in the caller's thread
+                outcome["error"] = exc
 
-    def work() -> None:
-        try:
-            outcome["result"] = dg.execute_job(
-                job,
-                instance=instance,
-                asset_selection=selection,
-                tags={**_partition_tags(job.get_definition()), **build_tags(), **marker},  # build_tags: a later build can tell if this one died
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            )
-        except BaseException as exc:  # surfaced in the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=work, name=f"mesh-build-{job.job_name}")
+        worker = threading.Thread(target=work, name=f"mesh-build-{job.job_name}")
     worker.start()
-    cursor, run_id = None, None
+    cursor, run_id, events = None, None, []
     while True:
         alive = worker.is_alive()
         run_id = run_id or next(iter(instance.get_run_ids(dg.RunsFilter(tags=marker), limit=1)), None)
@@ -136,25 +175,55 @@ def _run_domain(
             records = instance.get_records_for_run(run_id, cursor=cursor, of_type=PROGRESS_EVENTS)
             cursor = records.cursor
             for record in records.records:
+                events.append(record.event_log_entry.dagster_event)
                 on_event(record.event_log_entry)
         if not alive:
             break
         time.sleep(0.3)
     worker.join()
+    if log is not None:
+        with log:
+            sys.stdout.write(log.read())
+        if worker.exitcode != 0:
+            outcome["error"] = MeshError(f"the process running {job.job_name} exited with code {worker.exitcode}")
     if "error" in outcome:
+        _close_run(instance, run_id)
         raise outcome["error"]  # type: ignore[misc]
-    return outcome["result"]  # type: ignore[return-value]
+    if run_id is None:
+        raise MeshError(f"{job.job_name} ended without recording a run")
+    run = instance.get_run_by_id(run_id)
+    return DomainRun(run_id, run is not None and run.status == dg.DagsterRunStatus.SUCCESS, events)
 
 
-def _step_failures(result: dg.JobExecutionResult) -> list[str]:
+def _close_run(instance: dg.DagsterInstance, run_id: str | None) -> None:
+    """A run whose process died stays STARTED in the UI forever unless marked failed here."""
+    run = instance.get_run_by_id(run_id) if run_id else None
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run)
+
+
+def _step_failures(events: list[dg.DagsterEvent]) -> list[str]:
     failures = []
-    for event in result.all_events:
+    for event in events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
             cause = (error.cause or error) if error else None  # the user's exception, not Dagster's wrapper
             message = " ".join((cause.message if cause else "unknown error").split())
             failures.append(f"step {event.step_key} failed: {message}")
     return failures
+
+
+def domain_waves(mesh: Mesh, selected: list[str]) -> list[list[str]]:
+    """The selected domains in waves: each wave's domains consume only products of earlier
+    waves, so they may run at once. Within a wave, the build's order (`selected`)."""
+    graph = mesh.domain_dependencies()
+    placed: dict[str, int] = {}
+    for name in selected:  # producers come first in `selected`
+        placed[name] = 1 + max((placed[d] for d in graph.get(name, ()) if d in placed), default=-1)
+    waves: list[list[str]] = [[] for _ in range(max(placed.values(), default=-1) + 1)]
+    for name in selected:
+        waves[placed[name]].append(name)
+    return waves
 
 
 def build(
@@ -173,12 +242,13 @@ def build(
         raise MeshError(f"unknown domain(s) {', '.join(unknown)}; workspace.yaml lists {', '.join(sorted(locations))}")
     order = mesh.domain_order() + sorted(set(locations) - set(mesh.domains))
     selected = [d for d in order if domains is None or d in domains]
-    run_settings(root)  # a bad MESH_EXECUTOR or DAGSTER_HOME stops the build here, before any domain loads
+    settings = run_settings(root)  # a bad MESH_EXECUTOR or DAGSTER_HOME stops the build here, before any domain loads
     instance = instance_for(root)
     report = BuildReport()
     not_built: dict[str, str] = {}  # product id -> why it did not build in this run
 
-    for name in selected:
+    def prepare(name: str):
+        """Load the domain and find what it can build now; None when nothing of it runs."""
         domain = mesh.domains.get(name)
         products = sorted(domain.products) if domain else []
         on_domain(name, "start")
@@ -196,7 +266,7 @@ def build(
             report.products += [ProductResult(f"{name}.{p}", "not built", detail="domain failed to load") for p in products]
             not_built.update({f"{name}.{p}": f"domain {name!r} failed to load" for p in products})
             on_domain(name, "failed")
-            continue
+            return None
         skipped = skipped_products(mesh, domain, defs, not_built)
         runnable = [p for p in products if p not in skipped]
         report.products += [ProductResult(f"{name}.{p}", "skipped", detail=cause) for p, cause in sorted(skipped.items())]
@@ -205,14 +275,24 @@ def build(
         if not runnable:
             report.domains.append(DomainResult(name, "skipped", time.monotonic() - started, error=skip_note))
             on_domain(name, "skipped")
-            continue
+            return None
         selection = _selection(defs, skipped_keys={dg.AssetKey([name, p]) for p in skipped}) if skipped else None
-        result = _run_domain(instance, job, lambda entry, n=name: on_event(n, entry), selection)
-        published = _published(result)
-        errors = _step_failures(result)
-        status = "failed" if not result.success else "partly built" if skipped else "succeeded"
+        return name, job, selection, runnable, skip_note, started
+
+    def run(name, job, selection, own_process: bool):
+        try:
+            return _run_domain(instance, job, lambda entry, n=name: on_event(n, entry), selection, (root, locations[name]) if own_process else None)
+        except MeshError as exc:  # the run's process died: the domain failed, the build goes on
+            return exc
+
+    def record(name, outcome, runnable, skip_note, started) -> None:
+        if isinstance(outcome, MeshError):
+            errors, status, run_id, published = [_one_line(outcome)], "failed", None, {}
+        else:
+            errors, run_id, published = _step_failures(outcome.events), outcome.run_id, _published(outcome.events)
+            status = "failed" if not outcome.success else "partly built" if skip_note else "succeeded"
         report.domains.append(
-            DomainResult(name, status, time.monotonic() - started, result.run_id, "; ".join(errors + ([skip_note] if skip_note else [])) or None)
+            DomainResult(name, status, time.monotonic() - started, run_id, "; ".join(errors + ([skip_note] if skip_note else [])) or None)
         )
         for product in runnable:
             if product in published:
@@ -222,6 +302,18 @@ def build(
                 report.products.append(ProductResult(f"{name}.{product}", "failed" if errors else "not built", detail="; ".join(errors)))
                 not_built[f"{name}.{product}"] = f"{name}.{product} failed" if errors else f"{name}.{product} was not built"
         on_domain(name, status)
+
+    for wave in domain_waves(mesh, selected):
+        ready = [p for p in map(prepare, wave) if p is not None]
+        at_once = min(settings.build_concurrency, len(ready))
+        if at_once <= 1:
+            for name, job, selection, runnable, skip_note, started in ready:
+                record(name, run(name, job, selection, own_process=False), runnable, skip_note, started)
+            continue
+        with ThreadPoolExecutor(max_workers=at_once) as pool:  # threads only relay: each run has its own process
+            futures = [pool.submit(run, name, job, selection, True) for name, job, selection, *_ in ready]
+            for (name, _, _, runnable, skip_note, started), future in zip(ready, futures):
+                record(name, future.result(), runnable, skip_note, started)
     return report
 
 
@@ -254,10 +346,12 @@ def _selection(defs: dg.Definitions, skipped_keys: set[dg.AssetKey]) -> list[dg.
     return sorted(graph.materializable_asset_keys - skipped)
 
 
-def _published(result: dg.JobExecutionResult) -> dict[str, tuple[int | None, int | None]]:
+def _published(events: list[dg.DagsterEvent]) -> dict[str, tuple[int | None, int | None]]:
     published: dict[str, tuple[int | None, int | None]] = {}
-    for event in result.get_asset_materialization_events():
-        metadata = event.materialization.metadata
+    for event in events:
+        if event.event_type != dg.DagsterEventType.ASSET_MATERIALIZATION:
+            continue
+        metadata = event.step_materialization_data.materialization.metadata
         if "delta_version" in metadata:
             rows = metadata.get("dagster/row_count")
             published[event.asset_key.path[-1]] = (rows.value if rows else None, metadata["delta_version"].value)

@@ -30,6 +30,7 @@ EXECUTORS = ("in_process", "multiprocess")
 # docs/benchmarks.md, "Executor of mesh build").
 DEFAULT_EXECUTOR = "in_process"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+BUILD_CONCURRENCY_ENV = "MESH_BUILD_CONCURRENCY"
 
 
 def find_project_root(start: str | Path | None = None) -> Path:
@@ -173,6 +174,18 @@ def run_executor() -> str:
     return raw
 
 
+def build_concurrency() -> int:
+    """How many domains `mesh build` runs at once when none depends on another, from
+    `MESH_BUILD_CONCURRENCY`. By default half the cores: a domain's run keeps about two busy
+    (the run's own process and dbt or DuckDB), so on 2 cores domains still run one by one."""
+    raw = os.environ.get(BUILD_CONCURRENCY_ENV, "").strip()
+    if not raw:
+        return max(1, (os.cpu_count() or 1) // 2)
+    if not raw.isdigit() or int(raw) < 1:
+        raise MeshError(f"{BUILD_CONCURRENCY_ENV} must be a whole number of domains, 1 or more, found {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Where and how the mesh's runs execute, read once per command or code location load.
@@ -180,9 +193,10 @@ class RunSettings:
 
     executor: str  # one of EXECUTORS
     instance_home: Path  # the Dagster instance folder, with its dagster.yaml
+    build_concurrency: int = 1  # domains `mesh build` runs at once (build_concurrency)
 
 
 def run_settings(project_root: str | Path) -> RunSettings:
     """The run settings of the mesh at `project_root`; a bad value raises a MeshError naming the
     variable. Reads only: whoever opens the instance prepares its folder (prepared_dagster_home)."""
-    return RunSettings(executor=run_executor(), instance_home=dagster_home(project_root))
+    return RunSettings(executor=run_executor(), instance_home=dagster_home(project_root), build_concurrency=build_concurrency())

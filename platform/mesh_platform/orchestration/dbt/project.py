@@ -36,13 +36,21 @@ PARSE_TIMEOUT_SECONDS = 600  # a project of hundreds of models parses in well un
 
 
 class MeshDbtCli(DbtCliResource):
-    """dagster-dbt's resource, minus a `dbt --version` subprocess on every run (about 4 s of
-    each dbt domain's build, measured in benchmarks/mesh_vs_duckdb.py): the platform always runs
-    the dbt installed beside this interpreter, whose version is the installed dbt-core's."""
+    """dagster-dbt's resource, minus two costs paid on every run: a `dbt --version` subprocess
+    (about 4 s of each dbt domain's build, measured in benchmarks/mesh_vs_duckdb.py) -- the platform
+    always runs the dbt installed beside this interpreter, whose version is the installed
+    dbt-core's -- and an in-process dbt adapter nothing of the mesh uses."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
         return version.parse(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        """No in-process dbt adapter: dagster-dbt builds one on every `cli()` call (loading dbt,
+        the profile and the project in this process: 1-3 s per domain, benchmarks/mesh_build_probe.py)
+        only for the opt-in `fetch_column_metadata`/`fetch_row_counts`, which the mesh never calls;
+        its port metadata comes from the write path. dagster-dbt accepts None (it logs nothing)."""
+        return None
 
 
 def dbt_executable() -> str:
