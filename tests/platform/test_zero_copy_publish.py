@@ -177,3 +177,48 @@ def test_footer_stats_cover_every_row_group_even_one_mostly_null(tmp_path):
     described = staging.staged_file(pafs.LocalFileSystem(), str(tmp_path), "part.parquet", 1, None)
     stats = json.loads(described.stats)
     assert stats == {"numRecords": 10, "minValues": {"id": 1}, "maxValues": {"id": 99}, "nullCount": {"id": 5}}
+
+
+NOTES = """\
+apiVersion: v3.0.2
+kind: DataContract
+id: urn:test:lab:notes
+version: 1.0.0
+status: active
+schema:
+  - name: notes
+    properties:
+      - {name: id, logicalType: integer, physicalType: BIGINT, required: true}
+      - {name: note, logicalType: string, physicalType: VARCHAR}
+      - {name: flagged, logicalType: boolean, physicalType: BOOLEAN}
+      - {name: noted_at, logicalType: timestamp, physicalType: TIMESTAMP}
+"""
+
+
+def test_a_filter_on_any_column_finds_its_rows_with_deltalakes_own_reader_too(tmp_path, mesh_home):
+    # deltalake's Arrow reader prunes a file by its stats, and reads a missing bound as `>= null`:
+    # every column of a staged file needs both bounds, and a string cut by DuckDB's writer
+    # (256 characters) must still bound the value it came from.
+    path = tmp_path / "notes.odcs.yaml"
+    path.write_text(NOTES)
+    store, contract = port_store(tmp_path / "project"), parse_contract(path)
+    uri = store.uri("lab", "notes", 1)
+    long_note = "x" * 300 + "z"
+    database = tmp_path / "lab.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"""create table notes as select * from (values
+            (1, 'short', true, TIMESTAMP '2013-01-01 10:00:00.123456'),
+            (2, '{long_note}', false, TIMESTAMP '2013-06-30 23:59:59.999999')) t(id, note, flagged, noted_at)""")
+    folder, staged_path = store.staging_folder(uri)
+    with duckdb.connect(str(database), read_only=True) as session:
+        DuckDBEngine().stage_output(session, '"main"."notes"', staged_path, contract.arrow_schema())
+    staged = store.adopt(uri, folder, contract.arrow_schema(), label="lab.notes")
+    store.publish(staged, commit_metadata(contract, "lab.notes", "run-1"))
+
+    dataset = DeltaTable(uri).to_pyarrow_dataset()
+    con = duckdb.connect()
+    for condition, ids in (
+        ("note = 'short'", [1]), (f"note = '{long_note}'", [2]), ("flagged", [1]), ("not flagged", [2]),
+        ("noted_at = TIMESTAMP '2013-06-30 23:59:59.999999'", [2]), ("noted_at < TIMESTAMP '2013-01-01 10:00:00.124'", [1]),
+    ):
+        assert [r[0] for r in con.from_arrow(dataset).filter(condition).project("id").order("id").fetchall()] == ids, condition

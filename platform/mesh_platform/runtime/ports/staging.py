@@ -87,20 +87,36 @@ def partition_values(relative: str, partition_by: str | None) -> dict[str, str |
     raise PublishError(f"staged file {relative} lies in no {partition_by}=<value> folder")
 
 
-def _json_value(value) -> str | None:
-    """A statistic as Delta's JSON wants it, or None where it would mislead a reader's pruning."""
+TRUNCATED_AT = 256  # DuckDB's Parquet writer keeps at most this many characters of a string statistic
+_ABOVE_ANY_TEXT = "\U0010ffff"  # the highest code point: a prefix followed by it bounds every string with that prefix
+
+
+def _json_value(value, *, upper: bool) -> str | None:
+    """A statistic as Delta's JSON wants it (`upper`: a max), or None where no safe bound exists.
+
+    Every column needs both bounds: deltalake's Arrow reader turns a missing one into `>= null`,
+    which prunes the file away for any filter on that column (a wrong, empty answer). A bound may
+    be loose, never tight: a reader skips a file only when the bounds exclude the filter.
+    """
     if isinstance(value, bool):
-        return None
+        return "true" if value else "false"
     if isinstance(value, decimal.Decimal):
         return format(value, "f") if value.is_finite() else None  # exact, never through a float
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime):
+        # Delta keeps timestamps to the millisecond and its readers widen a max by 1 ms: floor both.
+        floored = value.replace(microsecond=value.microsecond // 1000 * 1000)
+        text = floored.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        return json.dumps(text + "Z" if value.tzinfo is not None else text)
+    if isinstance(value, dt.date):
         return json.dumps(value.isoformat())
-    # Strings: a writer may keep a truncated min/max in the footer, and Parquet does not say so.
-    # Timestamps: Delta keeps them in milliseconds, and a max cut to ms would prune rows away.
+    if isinstance(value, str):
+        # A writer may have cut the statistic to a prefix: a prefix is a lower bound as it is, and
+        # an upper bound once followed by the highest code point.
+        return json.dumps(value + _ABOVE_ANY_TEXT if upper and len(value) >= TRUNCATED_AT else value)
     return None
 
 
@@ -117,7 +133,8 @@ def _footer_stats(metadata: pq.FileMetaData) -> tuple[dict[str, int], dict[str, 
             nulls[name] = sum(s.null_count for s in statistics)
         with_values = [s for s in statistics if s is not None and s.num_values]  # num_values counts non-nulls
         if statistics and all(s.has_min_max for s in with_values) and with_values:
-            smallest, largest = _json_value(min(s.min for s in with_values)), _json_value(max(s.max for s in with_values))
+            smallest = _json_value(min(s.min for s in with_values), upper=False)
+            largest = _json_value(max(s.max for s in with_values), upper=True)
             if smallest is not None and largest is not None:
                 low[name], high[name] = smallest, largest
     return nulls, low, high
