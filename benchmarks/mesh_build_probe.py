@@ -37,14 +37,16 @@ def mesh_probe(timings_path: Path, argv: list[str]) -> None:
     from dagster_dbt.core.resource import DbtCliResource
 
     import mesh_platform.orchestration.build as B
-    import mesh_platform.orchestration.dbt.assets as A
+    import mesh_platform.runtime.publishing as P
     from mesh_platform.cli.app import main as mesh_main
 
     imported = time.perf_counter() - t0
-    # The dbt products' write path, as the dbt assets module calls it (runtime/publishing.py).
-    A.audit_relation = timed(A.audit_relation, span("checks", lambda con, relation, *a, **k: relation))
-    A.check_schema = timed(A.check_schema, span("drift", lambda schema, product: product.id))
-    A.commit = timed(A.commit, span("publish", lambda store, domain, product, *a, **k: f"{domain}.{product}"))
+    # The dbt products' write path (runtime/publishing.py; the dbt assets import it when a run
+    # publishes): staging (drift check + the engine's one write of the files) and the commit are
+    # publishing, the audit of the staged files is checks.
+    P.stage_model = timed(P.stage_model, span("publish", lambda store, engine, session, relation, product, **k: product.id))
+    P.audit_staged = timed(P.audit_staged, span("checks", lambda store, staged, rules, product, root: product.id))
+    P.publish = timed(P.publish, span("publish", lambda store, staged, contract, run_id: staged.label))
     B.load_location = timed(B.load_location, span("load_location", lambda root, module: module))
     B._run_domain = timed(B._run_domain, span("run_domain", lambda instance, job, *rest: job.job_name))
     B.build = timed(B.build, span("build"))
@@ -172,8 +174,8 @@ def breakdown(c: dict, probe: dict, home: Path, domains: list[str]) -> dict[str,
     parts = [  # (key in the results file, label printed, seconds)
         ("dbt_node_work", "dbt: node work (models + dbt tests)", s["nodes"]),
         ("dbt_startup", "dbt: start-up/teardown (process wall - node work)", dbt_startup),
-        ("checks", "checks: contract audit (incl. drift check)", s["checks"]),
-        ("publishing", "publishing: DuckDB -> Arrow -> Delta", s["publish"]),
+        ("checks", "checks: contract audit of the staged files", s["checks"]),
+        ("publishing", "publishing: drift check, DuckDB COPY to staged Parquet, Delta commit", s["publish"]),
         ("dagster_run_outside_step", "orchestration: Dagster run outside the step", dagster_run),
         ("dbt_cli_call", "orchestration: DbtCliResource.cli() before dbt runs", s["cli"]),
         ("in_step_other", "orchestration: in the step, outside dbt/checks/publish", in_step_other),

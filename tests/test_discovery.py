@@ -120,7 +120,7 @@ def test_generated_sources_are_the_input_ports_one_file_each():
     sources = {f.path.name: yaml.safe_load(f.text)["sources"] for f in files if f.path.parent.name == "sources"}
     # route_performance and aircraft_age_performance both read flights: one file, shared
     assert sorted(sources) == ["fleet__aircraft.yml", "flight_operations__flights.yml", "shared__carriers.yml"]
-    assert sources["fleet__aircraft.yml"] == [{"name": "fleet", "config": {"meta": {"plugin": "mesh_port"}}, "tables": [{"name": "aircraft"}]}]
+    assert sources["fleet__aircraft.yml"] == [{"name": "fleet", "config": {"meta": {"plugin": "mesh_port", "save_mode": "ignore"}}, "tables": [{"name": "aircraft"}]}]
     for file in files:
         assert file.text.startswith(HEADER.split("{origin}")[0]) and "do not edit" in file.text.splitlines()[0]
 

@@ -55,6 +55,12 @@ class DuckDBEngine(ComputeEngine):
         # (duckdb_port_source.py) instead of replacing it with a view over a registered object.
         return {"meta": {"plugin": PLUGIN_ALIAS, "save_mode": "ignore"}}
 
+    def binds_port(self, source) -> bool:
+        # The plugin alone marks a port; `save_mode` is how the plugin keeps its native view, and a
+        # source written before it (or by hand) is still a port.
+        meta = {**source.get("meta", {}), **source.get("config", {}).get("meta", {})}
+        return meta.get("plugin") == PLUGIN_ALIAS
+
     @contextlib.contextmanager
     def open_outputs(self, root: Path, domain: str) -> Iterator[duckdb.DuckDBPyConnection]:
         from mesh_platform.runtime import sealed  # reason: duckdb loads when a run opens its outputs, not at location load

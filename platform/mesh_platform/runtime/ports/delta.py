@@ -54,6 +54,7 @@ def _open(uri: str, storage_options: Mapping[str, str] | None) -> DeltaTable | N
 
 
 def _local(uri: str) -> Path | None:
+    """The folder of a port on local disk, resolved; None for an object-store URI."""
     return None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
 
 
@@ -146,7 +147,16 @@ def _discard(uri: str, folder: str) -> None:
     try:
         filesystem.delete_dir(f"{root}/{folder}")
     except (OSError, FileNotFoundError):
-        pass  # left as an orphan: remove_orphans clears it
+        return  # left as an orphan: remove_orphans clears it
+    local = _local(uri)
+    if local is not None:
+        # A refused first publish leaves no trace of the port: its folder, and the product's, go
+        # when empty. rmdir, never a recursive delete: another publish may be staging there now.
+        for empty in (local, local.parent):
+            try:
+                empty.rmdir()
+            except OSError:
+                break
 
 
 def _add_actions(staged: StagedBatch) -> list[AddAction]:
@@ -275,11 +285,6 @@ def open_port(uri: str, label: str, storage_options: Mapping[str, str] | None = 
     return table
 
 
-def _local_path(uri: str) -> Path | None:
-    """The folder of a port on local disk, resolved; None for an object-store URI."""
-    return None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
-
-
 def _at_version(table: DeltaTable, uri: str, label: str, version: int | None) -> int:
     """Load `version` of an open table (validated), or keep its latest; the version it holds."""
     latest = table.version()
@@ -302,7 +307,7 @@ def locate(uri: str, label: str, version: int | None = None, storage_options: Ma
     table = open_port(uri, label, storage_options)
     latest = table.version()
     chosen = _at_version(table, uri, label, version)
-    local = _local_path(uri)
+    local = _local(uri)
     return PortLocation(str(local) if local else uri, chosen, latest, local is not None, pa.schema(table.schema().to_arrow()))
 
 
@@ -314,7 +319,7 @@ def read_arrow(
     in Python) and of ports DuckDB does not read natively yet (object stores, issue 13)."""
     table = open_port(uri, label, storage_options)
     _at_version(table, uri, label, version)
-    local = _local_path(uri)
+    local = _local(uri)
     # A native filesystem for a local port: deltalake's default is a Python one, whose every file
     # open takes the GIL from Arrow's IO threads.
     filesystem = pafs.SubTreeFileSystem(str(local), pafs.LocalFileSystem()) if local else None
