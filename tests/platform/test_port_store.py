@@ -177,3 +177,37 @@ def test_only_the_delta_store_imports_deltalake_or_pyarrow_fs():
             if any(n == "deltalake" or n.startswith(("deltalake.", "pyarrow.fs")) for n in names):
                 importers.add(path.relative_to(PACKAGE).as_posix())
     assert importers == {"runtime/ports/delta.py"}
+
+
+def test_each_domain_acts_on_remote_ports_with_its_own_identity_keys(tmp_path, mesh_home, monkeypatch):
+    monkeypatch.setenv("MESH_STORAGE_ROOT", "s3://lake/mesh")
+    monkeypatch.setenv("MESH_STORAGE_OPTIONS", '{"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "eu-west-1"}')
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    folder = mesh_home / "identities"
+    folder.mkdir(parents=True)
+    (folder / "domain-lab.json").write_text('{"access_key_id": "LABKEY", "secret_access_key": "lab-secret"}')
+    store = port_store(tmp_path, acting="lab")
+    assert store.identity == "domain-lab"
+    assert store.storage_options["AWS_ACCESS_KEY_ID"] == "LABKEY" and store.storage_options["AWS_REGION"] == "eu-west-1"
+    assert "lab-secret" not in repr(store)
+    # Another domain with no keys of its own is refused in one line naming its identity and file.
+    with pytest.raises(MeshError, match=r"no storage credentials for identity 'domain-ops': expected .*identities/domain-ops.json") as refused:
+        port_store(tmp_path, acting="ops")
+    assert "\n" not in str(refused.value) and "lab-secret" not in str(refused.value)
+    (folder / "domain-ops.json").write_text('{"access_key_id": "OPSKEY"}')
+    with pytest.raises(MeshError, match=r"storage identity 'domain-ops': .*domain-ops.json has no secret_access_key"):
+        port_store(tmp_path, acting="ops")
+
+
+def test_local_ports_need_no_identity_and_remote_ports_need_a_shared_masking_key(tmp_path, mesh_home, monkeypatch):
+    from mesh_platform.runtime.settings import masking_key  # reason: only this test reads the key
+
+    monkeypatch.delenv("MESH_MASKING_KEY", raising=False)
+    assert port_store(tmp_path, acting="lab").storage_options == {}
+    assert len(masking_key(tmp_path)) == 64  # created once under MESH_HOME on local storage
+    monkeypatch.setenv("MESH_STORAGE_ROOT", "s3://lake/mesh")
+    with pytest.raises(MeshError, match="MESH_MASKING_KEY is not set: with ports on an object store"):
+        masking_key(tmp_path)
+    monkeypatch.setenv("MESH_MASKING_KEY", "shared")
+    assert masking_key(tmp_path) == b"shared"

@@ -18,6 +18,15 @@ class AccessDenied(MeshError):
     """A domain tried to read a product it may not read."""
 
 
+PLATFORM_IDENTITY = "platform"
+
+
+def storage_identity(domain: str | None) -> str:
+    """The object-store identity a domain's workloads act as (its code location, dbt runs and
+    Python products); None is the platform's own (catalog, contract export, `mesh access`)."""
+    return PLATFORM_IDENTITY if domain is None else f"domain-{domain}"
+
+
 def may_read(product: Product, reader: str) -> bool:
     access = product.descriptor.access
     if reader == product.domain or access == "public":

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesh_platform.model.access import storage_identity
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.layout import WORKSPACE_FILE
 
@@ -20,6 +21,7 @@ MESH_HOME_ENV = "MESH_HOME"
 STORAGE_ROOT_ENV = "MESH_STORAGE_ROOT"
 STORAGE_OPTIONS_ENV = "MESH_STORAGE_OPTIONS"
 MASKING_KEY_ENV = "MESH_MASKING_KEY"
+IDENTITIES_ENV = "MESH_STORAGE_IDENTITIES"
 INTERVAL_ENV = "MESH_AUTOMATION_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 30
 PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
@@ -83,6 +85,66 @@ def storage_options() -> dict[str, str]:
     return options
 
 
+def storage_is_remote(project_root: str | Path) -> bool:
+    """True when the ports live on an object store (`s3://...`), not on this machine's disk."""
+    root = storage_root(project_root)
+    return "://" in root and not root.startswith("file://")
+
+
+def identities_dir(project_root: str | Path) -> Path:
+    """The folder of storage identities' credentials, one `<identity>.json` each
+    ({"access_key_id": ..., "secret_access_key": ...}, owner-only): `MESH_STORAGE_IDENTITIES`, else
+    `<MESH_HOME>/identities`. `mesh access apply` writes it on a laptop; a deployment mounts into each
+    code location the one file of its domain's identity."""
+    configured = os.environ.get(IDENTITIES_ENV)
+    return Path(configured).resolve() if configured else mesh_home(project_root) / "identities"
+
+
+def identity_file(project_root: str | Path, identity: str) -> Path:
+    return identities_dir(project_root) / f"{identity}.json"
+
+
+def read_identity(path: Path, identity: str) -> dict[str, str]:
+    """An identity's keys from its file (a refusal names the file and the field, never a value)."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise MeshError(f"storage identity {identity!r}: {path} is not valid JSON ({exc.msg}); expected access_key_id and secret_access_key") from None
+    for name in ("access_key_id", "secret_access_key"):
+        if not isinstance(data, dict) or not isinstance(data.get(name), str) or not data[name]:
+            raise MeshError(f"storage identity {identity!r}: {path} has no {name} (a non-empty string)")
+    return {"AWS_ACCESS_KEY_ID": data["access_key_id"], "AWS_SECRET_ACCESS_KEY": data["secret_access_key"]}
+
+
+_KEY_OPTIONS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# Credentials the store's own chain finds without keys in the options: keys in the environment, a
+# profile, a Kubernetes service account's web identity, a container's role.
+_AMBIENT_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+
+
+def storage_options_for(project_root: str | Path, acting: str | None) -> dict[str, str]:
+    """The port store's options when acting for domain `acting` (None: the platform itself, for the
+    catalog, contract export and `mesh access`): the shared `MESH_STORAGE_OPTIONS` (endpoint, region)
+    plus that identity's own keys when the ports are remote. The keys come from the identity's file
+    (`identities_dir`); without one, from keys in the options or the store's own credential chain
+    (the AWS_* variables, a profile, a workload's role): the identity a deployment gave this code
+    location, or one shared by everything, where the store cannot tell domains apart (docs/deployment.md).
+    Neither: a MeshError naming the identity and where its keys were looked for."""
+    options = storage_options()
+    if not storage_is_remote(project_root):
+        return options
+    identity = storage_identity(acting)
+    path = identity_file(project_root, identity)
+    if path.is_file():
+        return {**options, **read_identity(path, identity)}
+    if any(options.get(name) for name in _KEY_OPTIONS) or any(os.environ.get(name) for name in _AMBIENT_CREDENTIALS):
+        return options
+    raise MeshError(
+        f"no storage credentials for identity {identity!r}: expected {path} (`mesh access apply` writes it), "
+        f"or keys in {STORAGE_OPTIONS_ENV} / AWS_ACCESS_KEY_ID"
+    )
+
+
 def dagster_home(project_root: str | Path) -> Path:
     """The Dagster instance every run of the mesh is recorded in: `mesh build`'s, and those
     `mesh dev` launches and shows. `DAGSTER_HOME` when set (so `dg dev` and `dagster dev`, which
@@ -130,11 +192,17 @@ def warehouse_path(project_root: str | Path, domain: str) -> Path:
 
 def masking_key(project_root: str | Path) -> bytes:
     """The secret of the keyed hash that masks personal data. From `MESH_MASKING_KEY` (a
-    deployment sets it from its secret store); otherwise a random key created once per mesh home,
-    readable by its owner only."""
+    deployment sets it from its secret store); otherwise, on local storage only, a random key
+    created once per mesh home, readable by its owner only. With remote ports every code location
+    must mask with the same key, and a key file on one machine is not that: the setting is required."""
     configured = os.environ.get(MASKING_KEY_ENV)
     if configured:
         return configured.encode()
+    if storage_is_remote(project_root):
+        raise MeshError(
+            f"{MASKING_KEY_ENV} is not set: with ports on an object store ({STORAGE_ROOT_ENV}) every code location "
+            "masks personal data with one shared key, which the deployment sets from its secret store"
+        )
     path = mesh_home(project_root) / "masking.key"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

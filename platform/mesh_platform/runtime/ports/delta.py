@@ -358,6 +358,7 @@ class DeltaPortStore:
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    identity: str = "platform"  # whose keys the options hold (named in errors; model/access.py storage_identity)
 
     def uri(self, domain: str, product: str, major: int) -> str:
         return port_uri(self.root, domain, product, major)

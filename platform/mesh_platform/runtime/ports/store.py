@@ -21,7 +21,8 @@ import pyarrow as pa
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.port import PortDescription, PortLocation, PublishResult, StagedBatch
-from mesh_platform.runtime.settings import storage_options, storage_root
+from mesh_platform.model.access import storage_identity
+from mesh_platform.runtime.settings import storage_options_for, storage_root
 
 if TYPE_CHECKING:  # annotations only (issue 12: no pyarrow.dataset at location load)
     import pyarrow.dataset as ds
@@ -118,9 +119,11 @@ class PortStore(Protocol):
         """An ODCS `servers` entry telling consumers where and how to read the port."""
 
 
-def port_store(project_root: str | Path) -> PortStore:
-    """The store of the mesh at `project_root`: root and storage options read from settings once,
-    here. The options (credentials) stay inside the store: never logged, never in its repr."""
+def port_store(project_root: str | Path, acting: str | None = None) -> PortStore:
+    """The store of the mesh at `project_root` as domain `acting` sees it (None: the platform's
+    own identity): root and storage options read from settings once, here. On an object store each
+    domain acts with its own identity's keys, so the store itself refuses what the policies refuse.
+    The options (credentials) stay inside the store: never logged, never in its repr."""
     from mesh_platform.runtime.ports.delta import DeltaPortStore  # deltalake loads when a port is touched, not at `mesh --help`
 
-    return DeltaPortStore(storage_root(project_root), storage_options())
+    return DeltaPortStore(storage_root(project_root), storage_options_for(project_root, acting), storage_identity(acting))
