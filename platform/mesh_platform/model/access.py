@@ -60,8 +60,14 @@ def masks_for(product: Product, reader: str, *contracts) -> dict[str, str]:
     current one, the one stored with the port) counts: a column personal in either is masked."""
     if sees_personal_data(product, reader):
         return {}
+    return personal_data_masks(*(contracts or (product.contract,)))
+
+
+def personal_data_masks(*contracts) -> dict[str, str]:
+    """Column -> masking method of every personal column of `contracts`: what a reader without
+    personal-data rights gets, and so what a product's masked projection holds masked."""
     masks: dict[str, str] = {}
-    for contract in contracts or (product.contract,):
+    for contract in contracts:
         for column in contract.columns:
             if column.is_personal:
                 # Without a declared method, or when two contracts disagree, the value is redacted.

@@ -96,11 +96,11 @@ class PortIOManager(dg.ConfigurableIOManager):
                 raise dg.DagsterInvariantViolationError(
                     f"{label}: the staged batch is for {obj.uri} {obj.partition}, not this output's port and partition"
                 )
-            result = publish(store, obj, contract, context.run_id)
+            result = publish(store, obj, contract, context.run_id, root=self.project_root)
         else:  # a batch handed straight to the IO manager: staged and committed here
             result = commit(
                 store, domain, product, contract, to_arrow(obj, label),
-                run_id=context.run_id, partition_by=partition_column, partition=partition,
+                run_id=context.run_id, partition_by=partition_column, partition=partition, root=self.project_root,
             )
         context.add_output_metadata(port_metadata(result, contract))
         read = self._read_versions.pop((context.run_id, context.step_key), {})

@@ -28,16 +28,27 @@ def _hash_column(column: pa.ChunkedArray, key: bytes) -> pa.ChunkedArray:
     return pa.chunked_array([pc.take(tokens, encoded.indices)], pa.string())
 
 
+def masked_field(field: pa.Field, method: str) -> pa.Field:
+    """What a column becomes once masked: a token is text, a redacted value keeps its type; either
+    may be null (a redacted required column is null everywhere)."""
+    return pa.field(field.name, pa.string() if method == "hash" else field.type, nullable=True)
+
+
+def masked_schema(schema: pa.Schema, masks: dict[str, str]) -> pa.Schema:
+    """`schema` as `mask_table` leaves it: the schema of a masked projection's port."""
+    return pa.schema([masked_field(f, masks[f.name]) if f.name in masks else f for f in schema], metadata=schema.metadata)
+
+
 def mask_table(table: pa.Table, masks: dict[str, str], key: bytes) -> pa.Table:
     """`table` with each column named in `masks` hashed or redacted."""
     for name, method in masks.items():
         index = table.schema.get_field_index(name)
         if index < 0:
             continue
-        column = table.column(index)
+        column, field = table.column(index), masked_field(table.schema.field(index), method)
         if method == "hash":
-            masked, field = _hash_column(column, key), pa.field(name, pa.string(), nullable=True)
+            masked = _hash_column(column, key)
         else:
-            masked, field = pa.chunked_array([pa.nulls(len(column), column.type)], column.type), pa.field(name, column.type, nullable=True)
+            masked = pa.chunked_array([pa.nulls(len(column), column.type)], column.type)
         table = table.set_column(index, field, masked)
     return table

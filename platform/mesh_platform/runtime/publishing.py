@@ -9,7 +9,9 @@
   staged files, on a sealed DuckDB connection; a failed blocking rule refuses the batch.
 - *commit*: the store's one atomic commit that adds the audited files is the publish, with the
   write path's commit metadata (who, which run, the whole contract). What was audited is byte
-  for byte what is published; a refused or killed publish leaves only orphan files.
+  for byte what is published; a refused or killed publish leaves only orphan files. A product
+  with personal columns then commits the same rows masked, as its port's masked projection
+  (runtime/projection.py): what consumers without personal-data rights read.
 
 A Python product conforms, stages and audits in its asset body and commits through the IO
 manager; a dbt product stages its models once dbt has exited, then audits and commits them. Both
@@ -37,8 +39,10 @@ from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, c
 from mesh_platform.runtime.ports.formats import to_arrow
 from mesh_platform.runtime.ports.port import CONTRACT_METADATA_KEY, RUN_ID_KEY, PublishResult, StagedBatch
 from mesh_platform.runtime.ports.store import PortStore
+from mesh_platform.runtime.projection import check_projectable, project, projection_masks
 from mesh_platform.runtime.quality.engine import RuleResult, audit, blocking_failures, describe_failures
 from mesh_platform.runtime.reading import plan_read, read_table
+from mesh_platform.runtime.settings import masking_key
 
 
 class ContractViolation(PublishError):
@@ -167,21 +171,41 @@ def commit_metadata(contract: Contract, label: str, run_id: str) -> dict[str, st
     }
 
 
-def publish(store: PortStore, staged: StagedBatch, contract: Contract, run_id: str) -> PublishResult:
-    """Commit an audited staged batch: the publish (a failure leaves the previous version readable)."""
-    return store.publish(staged, commit_metadata(contract, staged.label, run_id))
+def publish(
+    store: PortStore, staged: StagedBatch, contract: Contract, run_id: str, *, root: str | Path | None = None,
+) -> PublishResult:
+    """Commit an audited staged batch: the publish (a failure leaves the previous version readable).
+    A contract with personal columns also publishes the version's masked projection, after the raw
+    commit (runtime/projection.py), masked with the masking key of the mesh at `root`: a
+    ProjectionBehind error then says the raw version stands and its projection does not."""
+    key = None
+    if projection_masks(contract):
+        try:  # all a projection needs is checked before the raw commit: only its own commit can fail after
+            if root is None:  # never raw alone: masked consumers would read a projection behind it
+                raise PublishError(f"{staged.label}: it has personal columns, so its masked projection is published "
+                                   "with it; that needs the mesh project (for its masking key): pass `root`")
+            check_projectable(staged, contract)
+            key = masking_key(root)
+        except Exception:
+            store.discard(staged.uri, staged.folder)
+            raise
+    metadata = commit_metadata(contract, staged.label, run_id)
+    raw = store.publish(staged, metadata)
+    if key is not None:
+        project(store, staged, raw, contract, metadata, key)
+    return raw
 
 
 def commit(
     store: PortStore, domain: str, product: str, contract: Contract, data: pa.Table | pa.RecordBatchReader, *,
-    run_id: str, partition_by: str | None = None, partition: PartitionSlice | None = None,
+    run_id: str, partition_by: str | None = None, partition: PartitionSlice | None = None, root: str | Path | None = None,
 ) -> PublishResult:
     """Stage and publish a batch that was audited before it reached here (or needs no audit: a
-    batch handed straight to the IO manager), as the next version of the contract major's port."""
-    label = product_id(domain, product)
+    batch handed straight to the IO manager), as the next version of the contract major's port
+    (and of its masked projection: see `publish`)."""
     staged = store.stage(
         store.uri(domain, product, contract.major), data, contract.arrow_schema(),
-        label=label, partition_by=partition_by, partition=partition,
+        label=product_id(domain, product), partition_by=partition_by, partition=partition,
     )
-    return store.publish(staged, commit_metadata(contract, label, run_id))
+    return publish(store, staged, contract, run_id, root=root)
 

@@ -1,10 +1,12 @@
 """The one way a domain reads another domain's port: access checked, major resolved, masked.
 
 The IO manager, the dbt port plugin, the audit's relationship lookups and `mesh sql` all plan
-their reads here, so a refusal or a mask is the same whichever way the data is reached. An
-unmasked local port is then scanned by DuckDB itself (runtime/engines/duckdb_ports.py); a masked
-one is read as Arrow and masked in Python (runtime/masking.py): its files are never handed to an
-engine that runs a consumer's SQL.
+their reads here, so a refusal or a mask is the same whichever way the data is reached. A
+reader who sees a product masked reads its masked projection (runtime/projection.py) and never
+opens the raw port; a local port is then scanned by DuckDB itself (runtime/engines/duckdb_ports.py).
+What a projection did not mask (a column that became personal after its last publish; a port
+published before projections, on local disk only) is read as Arrow and masked in Python
+(runtime/masking.py): raw personal values are never handed to an engine that runs a consumer's SQL.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mesh_platform.model.access import AccessDenied, masks_for, require_read
+from mesh_platform.model.access import AccessDenied, masks_for, personal_data_masks, require_read
+from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.descriptor import Product
-from mesh_platform.model.errors import MeshError
+from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.model.identity import Reader, require_reader
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.engines import duckdb_ports
@@ -43,11 +46,13 @@ class PortRead:
     product: Product
     reader: Reader
     major: int
-    uri: str
+    uri: str  # the port read: the raw one, or the masked projection for a reader who sees the product masked
     store: PortStore
-    masks: dict[str, str] = field(default_factory=dict)
+    masks: dict[str, str] = field(default_factory=dict)  # every column the reader sees masked
     warning: str | None = None  # the pinned major retires soon
-    version: int | None = None  # the Delta version a consumer pinned (None: the latest)
+    version: int | None = None  # the Delta version of `uri` a consumer pinned (None: the latest)
+    # The masks still to apply, in Python, to the rows read at `uri` (what the projection did not mask).
+    read_masks: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -74,10 +79,12 @@ def plan_read(
     major = current if major is None else major
     if major > current:
         raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
-    uri = store.uri(product.domain, product.name, major)
+    # Masked is decided from the working tree's contract alone: the raw port is not opened to decide.
+    masked = bool(masks_for(product, reader.name, product.contract))
+    uri = store.uri(product.domain, product.name, major, masked)
     warning = None
     if major < current:
-        until = retirement_date(store, product.domain, product.name, major, product.contract)
+        until = retirement_date(store, product.domain, product.name, major, product.contract, masked)
         today = today or dt.date.today()
         if until is not None and today > until:
             raise RetiredPortError(
@@ -87,11 +94,32 @@ def plan_read(
         if until is not None and until - today <= RETIREMENT_NOTICE:
             warning = f"{consumer} reads {product.id}@v{major}, which retires on {until.isoformat()} ({(until - today).days} days); move to v{current}"
     published = store.stored_contract(uri)
+    projected = masked and published is not None
+    if masked and not projected:
+        uri, published = _without_projection(store, product, major, uri, consumer)
     masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
-    plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version)
+    read_masks = _left_to_mask(masks, published) if projected else masks
+    plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version, read_masks)
     if version is not None:
         locate(plan)  # a version the table does not have is refused now, naming port and version
     return plan
+
+
+def _without_projection(store: PortStore, product: Product, major: int, uri: str, consumer: str) -> tuple[str, Contract | None]:
+    """A masked read of a port that has no masked projection (published before projections, or
+    never): on local disk, the raw port, masked in Python; on an object store, refused, since the
+    reader's identity may not read the raw port at all."""
+    if "://" in store.root:
+        raise PublishError(f"{consumer} reads {product.id} masked, but the masked projection of {product.id} is missing "
+                           f"at {uri}: {product.id} must be republished (its owner's next publish writes it)")
+    raw = store.uri(product.domain, product.name, major)
+    return raw, store.stored_contract(raw)
+
+
+def _left_to_mask(masks: dict[str, str], projected_with: Contract | None) -> dict[str, str]:
+    """The masks a projection published with `projected_with` did not apply as the reader's masks say."""
+    done = personal_data_masks(projected_with) if projected_with is not None else {}
+    return {column: method for column, method in masks.items() if done.get(column) != method}
 
 
 def locate(plan: PortRead) -> PortLocation:
@@ -100,10 +128,11 @@ def locate(plan: PortRead) -> PortLocation:
 
 
 def native_location(plan: PortRead) -> PortLocation | None:
-    """Where DuckDB may scan the planned port itself, or None: a masked port (masking is a keyed
-    hash in Python: its files never reach a consumer's engine) or a port DuckDB does not read
-    natively yet (an object store, issue 13: read on the Arrow path)."""
-    if plan.masks:
+    """Where DuckDB may scan the planned port itself (a masked projection too: it holds no personal
+    value in clear), or None: a port with columns left to mask (masking is a keyed hash in Python:
+    those files never reach a consumer's engine) or a port DuckDB does not read natively yet (an
+    object store, issue 13: read on the Arrow path)."""
+    if plan.read_masks:
         return None
     location = locate(plan)
     return location if location.local else None
@@ -113,13 +142,14 @@ def read_table(
     plan: PortRead, partition: PartitionSlice | None = None, columns: list[str] | None = None,
     location: PortLocation | None = None,
 ) -> pa.Table:
-    """The planned rows as Arrow: only `columns` and `partition` when given. Unmasked local ports
-    are scanned by DuckDB (pushdown into the Delta files); masked ones are read and masked here.
-    `location` is the plan's, when the caller located it already (e.g. to record its version)."""
-    if plan.masks:
+    """The planned rows as Arrow: only `columns` and `partition` when given. Local ports (raw, or
+    masked projections) are scanned by DuckDB (pushdown into the Delta files); a port with columns
+    left to mask is read and masked here. `location` is the plan's, when the caller located it
+    already (e.g. to record its version)."""
+    if plan.read_masks:
         version = location.version if location is not None else plan.version
         table = plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns, version=version)
-        return mask_table(table, plan.masks, masking_key(plan.root))
+        return mask_table(table, plan.read_masks, masking_key(plan.root))
     location = location if location is not None else locate(plan)
     if location.local:
         return duckdb_ports.read_arrow(location, columns, partition)
@@ -131,6 +161,6 @@ def arrow_relation(plan: PortRead, columns: list[str] | None = None):
     """What a session registers for a port it does not scan natively (`native_location` is None):
     the masked table (of `columns` only, when given: masking costs a keyed hash per value), or an
     object-store port's lazy Arrow dataset (issue 13)."""
-    if plan.masks:
+    if plan.read_masks:
         return read_table(plan, columns=columns)
     return plan.store.dataset(plan.uri, plan.label, plan.version)

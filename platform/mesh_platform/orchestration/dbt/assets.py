@@ -61,6 +61,7 @@ def audit_and_publish(
     committed only if every blocking rule passed (dropped otherwise)."""
     from mesh_platform.runtime.ports.store import port_store  # reason: the port store (deltalake) loads when a model publishes, not at location load
     from mesh_platform.runtime.publishing import audit_staged, discard, publish, violation  # reason: the write path loads at run time, not at location load
+    from mesh_platform.runtime.projection import ProjectionBehind  # reason: the write path loads at run time, not at location load
 
     store = port_store(root)
     results = audit_staged(store, staged, rules, product, root)
@@ -69,7 +70,10 @@ def audit_and_publish(
     if problem is not None:
         discard(store, staged)
         return checks, None, problem
-    result = publish(store, staged, product.contract, run_id)
+    try:
+        result = publish(store, staged, product.contract, run_id, root=root)
+    except ProjectionBehind as behind:  # the raw version stands: recorded, and the step fails after the other models
+        return checks, port_metadata(behind.raw, product.contract), behind
     return checks, port_metadata(result, product.contract), None
 
 

@@ -4,7 +4,8 @@ partition pruning pushed into the scan (Delta's per-file stats and partition val
 The one module that writes `delta_scan(...)`: governed reads (runtime/reading.py), `mesh sql`
 sessions (runtime/sql.py) and the dbt port plugin (duckdb_port_source.py) call it with a
 `PortLocation` the port store gave them (runtime/ports/store.py `locate`), after the access
-check. Masked ports never come here: masking is a keyed hash in Python, on the Arrow path.
+check. A masked reader's port is its masked projection (runtime/projection.py), read here like
+any other; raw personal values never come here: masking is a keyed hash in Python, on the Arrow path.
 The delta extension is loaded from its installed file (runtime/duckdb_extensions.py) on every
 connection: offline, never installed, never autoloaded.
 """

@@ -360,8 +360,8 @@ class DeltaPortStore:
     storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)
     identity: str = "platform"  # whose keys the options hold (named in errors; model/access.py storage_identity)
 
-    def uri(self, domain: str, product: str, major: int) -> str:
-        return port_uri(self.root, domain, product, major)
+    def uri(self, domain: str, product: str, major: int, masked: bool = False) -> str:
+        return port_uri(self.root, domain, product, major, masked)
 
     def stage(self, uri, data, schema, *, label, partition_by=None, partition=None) -> StagedBatch:
         return stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition)
@@ -397,8 +397,9 @@ class DeltaPortStore:
         table = _open(uri, self.storage_options)
         return table.history(limit) if table is not None else []
 
-    def published_majors(self, domain: str, product: str) -> list[int]:
-        base = self.uri(domain, product, 0).rsplit("/", 1)[0]
+    def published_majors(self, domain: str, product: str, masked: bool = False) -> list[int]:
+        # The raw majors' folder holds `masked/` too, which is no `v<int>`: never listed as a major.
+        base = self.uri(domain, product, 0, masked).rsplit("/", 1)[0]
         # Listing uses pyarrow's own credential chain (the AWS_* variables), not storage_options.
         filesystem, path = pafs.FileSystem.from_uri(base if "://" in base else str(Path(base).resolve()))
         majors = []
@@ -413,9 +414,9 @@ class DeltaPortStore:
         history = self.history(uri, 1)
         return contract_of_commit(history[0] if history else None, uri)
 
-    def latest_published(self, domain: str, product: str) -> tuple[int, Contract] | None:
-        for major in reversed(self.published_majors(domain, product)):
-            contract = self.stored_contract(self.uri(domain, product, major))
+    def latest_published(self, domain: str, product: str, masked: bool = False) -> tuple[int, Contract] | None:
+        for major in reversed(self.published_majors(domain, product, masked)):
+            contract = self.stored_contract(self.uri(domain, product, major, masked))
             if contract is not None:
                 return major, contract
         return None

@@ -15,10 +15,13 @@ from mesh_platform.model.contracts.versions import retirement_of
 from mesh_platform.runtime.ports.store import PortStore
 
 
-def retirement_date(store: PortStore, domain: str, product: str, major: int, current: Contract) -> dt.date | None:
+def retirement_date(
+    store: PortStore, domain: str, product: str, major: int, current: Contract, masked: bool = False,
+) -> dt.date | None:
     """Until when `major` stays readable: declared by the next major's contract — the one stored
-    with its port, or the working tree's when that major is the current one."""
-    successor = store.stored_contract(store.uri(domain, product, major + 1))
+    with its port (`masked`: with its masked projection, the only port a masked reader opens), or
+    the working tree's when that major is the current one."""
+    successor = store.stored_contract(store.uri(domain, product, major + 1, masked))
     if successor is None and current.major == major + 1:
         successor = current
     return retirement_of(successor) if successor is not None else None

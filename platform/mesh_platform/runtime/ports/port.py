@@ -18,16 +18,25 @@ from mesh_platform.runtime.ports.staging import StagedFile
 
 CONTRACT_METADATA_KEY = "mesh.contract"  # every publish carries its whole contract in its commit
 RUN_ID_KEY = "mesh.run_id"
+# A masked projection's commits name the raw port and version they project (runtime/projection.py).
+PROJECTION_OF_KEY = "mesh.projection_of"
+PROJECTION_OF_VERSION_KEY = "mesh.projection_of_version"
+# The folder of a product's masked projections, beside its raw majors. Its name cannot be taken
+# for a major (`v<int>`), and storage identities grant `<domain>/<product>/masked/*` to masked
+# consumers alone (issue 13): the layout is part of the access model, not a detail.
+MASKED_FOLDER = "masked"
 
 
-def port_uri(storage_root: str, domain: str, product: str, major: int) -> str:
-    """The address of one contract major of a product's port. Built here only, so the root may
-    become `s3://...`. A new major is a new table beside the old one, which stays readable."""
+def port_uri(storage_root: str, domain: str, product: str, major: int, masked: bool = False) -> str:
+    """The address of one contract major of a product's port (`masked`: of its masked projection,
+    `<product>/masked/v<major>`). Built here only, so the root may become `s3://...`. A new major
+    is a new table beside the old one, which stays readable."""
     check_name(domain, "domain")
     check_name(product, "product")
     if not isinstance(major, int) or isinstance(major, bool) or not 0 <= major < 100_000:
         raise ValueError(f"port major {major!r} is not a contract major version (a non-negative integer)")
-    return f"{storage_root.rstrip('/')}/{domain}/{product}/v{major}"
+    folder = f"{MASKED_FOLDER}/" if masked else ""
+    return f"{storage_root.rstrip('/')}/{domain}/{product}/{folder}v{major}"
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,9 @@ class PortStore(Protocol):
 
     root: str
 
-    def uri(self, domain: str, product: str, major: int) -> str:
-        """The address of a product's port at one contract major (names checked: no escape from `root`)."""
+    def uri(self, domain: str, product: str, major: int, masked: bool = False) -> str:
+        """The address of a product's port at one contract major (names checked: no escape from
+        `root`); `masked`: of its masked projection (runtime/projection.py)."""
 
     def stage(
         self, uri: str, data: pa.Table | pa.RecordBatchReader, schema: pa.Schema, *, label: str,
@@ -102,14 +103,17 @@ class PortStore(Protocol):
         """The last `limit` commits, newest first: `version`, `timestamp` (ms since the epoch) and
         the metadata each publish kept. Empty when never published."""
 
-    def published_majors(self, domain: str, product: str) -> list[int]:
-        """The contract majors of a product that have a port, lowest first."""
+    def published_majors(self, domain: str, product: str, masked: bool = False) -> list[int]:
+        """The contract majors of a product that have a port, lowest first; `masked`: that have a
+        masked projection (only `<product>/masked/` is listed: a masked consumer's identity may
+        list nothing else)."""
 
     def stored_contract(self, uri: str) -> Contract | None:
         """The contract the port's latest version was published with (None: never published)."""
 
-    def latest_published(self, domain: str, product: str) -> tuple[int, Contract] | None:
-        """The highest published major and its stored contract: what consumers see now."""
+    def latest_published(self, domain: str, product: str, masked: bool = False) -> tuple[int, Contract] | None:
+        """The highest published major and its stored contract: what consumers see now (`masked`:
+        of the masked projections)."""
 
     def describe(self, uri: str) -> PortDescription:
         """What the catalog shows: last publish, rows, version, contract version, run. Never raises:
