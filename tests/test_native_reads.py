@@ -176,14 +176,16 @@ def as_customer_insights(built_mesh):
         yield SqlSession.open(ROOT, "customer_insights"), home
 
 
-def test_a_session_scans_unmasked_ports_natively_and_masked_ones_never(as_customer_insights):
+def test_a_session_scans_ports_natively_and_a_masked_one_through_its_projection(as_customer_insights):
     session, home = as_customer_insights
     assert session.views["loyalty.bookings"] == ["passenger_email"]
     _, rows = session.run("select schema_name, view_name, sql from duckdb_views() where not internal")
     definitions = {f"{schema}.{name}": sql for schema, name, sql in rows}
     flights = Path(storage_root(ROOT)) / "flight_operations" / "flights" / "v1"
     assert f"delta_scan('{flights.resolve()}'" in definitions["flight_operations.flights"]
-    assert "delta_scan" not in definitions["loyalty.bookings"]
+    bookings = (Path(storage_root(ROOT)) / "loyalty" / "bookings").resolve()
+    assert f"delta_scan('{bookings}/masked/v1'" in definitions["loyalty.bookings"]  # never the raw port's files
+    assert f"'{bookings}/v1'" not in definitions["loyalty.bookings"]
     key = masking_key(ROOT)
     forms = [key.hex(), *([key.decode()] if key.isascii() else [])]
     assert len(min(forms, key=len)) >= 16 and not any(form in sql for form in forms for sql in definitions.values())
