@@ -252,6 +252,18 @@ def test_a_publish_with_personal_columns_needs_the_masking_key_before_anything_i
     assert not Path(store.uri("lab", "visits", 1)).exists()
 
 
+
+def test_a_personal_partition_column_is_refused_before_anything_is_committed(tmp_path, mesh_home):
+    personal_month = "{name: month, logicalType: date, physicalType: DATE, required: true, classification: pii}"
+    (tmp_path / "visits.odcs.yaml").write_text(CONTRACT.replace("{name: month, logicalType: date, physicalType: DATE, required: true}", personal_month))
+    contract, store = parse_contract(tmp_path / "visits.odcs.yaml"), port_store(tmp_path)
+    rows, piece = month(1, ["a@x"])
+    with pytest.raises(PublishError) as refused:
+        commit(store, "lab", "visits", contract, rows, run_id="r", partition_by="month", partition=piece, root=tmp_path)
+    assert str(refused.value) == ("lab.visits was not published: its partition column 'month' is personal data, so its masked "
+                                  "projection cannot be partitioned by it; partition the product by a column that is not personal")
+    assert not Path(store.uri("lab", "visits", 1)).exists() and not Path(store.uri("lab", "visits", 1, masked=True)).exists()
+
 # -- on an object store ----------------------------------------------------------------------------
 
 @pytest.mark.objectstore
