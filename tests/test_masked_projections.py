@@ -33,11 +33,13 @@ from mesh_platform.runtime.masking import mask_table
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.projection import ProjectionBehind, projection_masks
-from mesh_platform.runtime.publishing import commit, conformed
+from mesh_platform.orchestration.dbt.assets import audit_and_publish
+from mesh_platform.runtime.publishing import commit, conformed, stage
 from mesh_platform.runtime.reading import locate, native_location, plan_read, read_table
 from mesh_platform.runtime.settings import masking_key
 from mesh_platform.runtime.sql import SqlSession
 from tests.conftest import ROOT, private_home
+from tests.helpers.mini_mesh import column, edited, write_mesh
 from tests.helpers.objectstore import local_s3, s3_settings
 
 MESH = Mesh.load(ROOT)
@@ -263,6 +265,23 @@ def test_a_personal_partition_column_is_refused_before_anything_is_committed(tmp
     assert str(refused.value) == ("lab.visits was not published: its partition column 'month' is personal data, so its masked "
                                   "projection cannot be partitioned by it; partition the product by a column that is not personal")
     assert not Path(store.uri("lab", "visits", 1)).exists() and not Path(store.uri("lab", "visits", 1, masked=True)).exists()
+
+
+def test_a_dbt_model_whose_projection_cannot_commit_is_recorded_as_published_and_reported(tmp_path, mesh_home):
+    """The dbt write path's last step: the raw version is recorded for the model, and the projection's
+    failure is one of the problems the step fails with once the domain's other models are published."""
+    def personal_observer(files):
+        files["domains/lab"]["contracts/readings.odcs.yaml"]["schema"][0]["properties"].append(
+            column("observer_email", classification="pii", customProperties=[{"property": "masking", "value": "hash"}]))
+
+    root = write_mesh(tmp_path / "project", edited(personal_observer))
+    product, store = Mesh.load(root).find("lab", "readings"), port_store(root)
+    rows = pa.table({"station": ["JFK"], "reading_value": [1.5], "observer_email": ["ann@example.org"]})
+    Path(store.uri("lab", "readings", 1, masked=True)).parent.parent.mkdir(parents=True)
+    Path(store.uri("lab", "readings", 1, masked=True)).parent.write_text("not a folder")
+    _, metadata, problem = audit_and_publish(stage(store, product, conformed(rows, product)), product, root, "run-1", [])
+    assert isinstance(problem, ProjectionBehind) and str(problem).startswith("lab.readings: version 0 of its port is published")
+    assert metadata["delta_version"].value == 0 and DeltaTable(store.uri("lab", "readings", 1)).version() == 0
 
 # -- on an object store ----------------------------------------------------------------------------
 
