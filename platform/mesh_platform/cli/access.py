@@ -68,10 +68,10 @@ def _print_change(change) -> None:
     for identity in change.keys_created:
         console.print(f"[green]keys created[/] for {escape(identity)}", soft_wrap=True)
     for identity in change.identities_added:
-        console.print(f"[green]+ identity[/] {escape(identity)}", soft_wrap=True)
+        console.print(f"[green]+ identity[/] {escape(identity)} with {len(change.granted.get(identity, ()))} grants", soft_wrap=True)
     for identity in change.identities_removed:
         console.print(f"[red]- identity[/] {escape(identity)}", soft_wrap=True)
-    for identity in sorted({*change.granted, *change.revoked}):
+    for identity in sorted({*change.granted, *change.revoked} - {*change.identities_added, *change.identities_removed}):
         for action in change.granted.get(identity, ()):
             console.print(f"[green]+[/] {escape(identity)}: {escape(action)}", soft_wrap=True)
         for action in change.revoked.get(identity, ()):

@@ -37,8 +37,8 @@ class AccessChange:
     keys_created: tuple[str, ...] = ()
     identities_added: tuple[str, ...] = ()
     identities_removed: tuple[str, ...] = ()
-    granted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity -> actions added
-    revoked: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity -> actions removed
+    granted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity -> actions it gained
+    revoked: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity -> actions it lost
 
     @property
     def changed(self) -> bool:
@@ -87,9 +87,8 @@ def apply_access(project_root: str | Path, mesh: Mesh) -> AccessChange:
 
 
 def _changed(these: dict[str, set[str]], those: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
-    """Identity -> actions of `these` that `those` lacks, for identities both hold (an identity
-    added or removed whole is reported as such)."""
-    found = {name: tuple(sorted(actions - those[name])) for name, actions in these.items() if name in those}
+    """Identity -> actions of `these` that `those` lacks (all of them for an identity `those` lacks)."""
+    found = {name: tuple(sorted(actions - those.get(name, set()))) for name, actions in these.items()}
     return {name: actions for name, actions in found.items() if actions}
 
 
