@@ -247,13 +247,30 @@ def test_access_show_prints_the_matrix_of_the_policies(tmp_path):
     assert cells == ["loyalty.bookings", "-", "masked", "-", "-", "write", "-", "-"]  # shared, customer_insights, ..., weather
 
 
-def test_apply_refuses_ports_on_local_disk_in_one_line_and_creates_no_keys(tmp_path):
+def test_apply_refuses_in_one_line_where_no_server_configuration_applies_and_creates_no_keys(tmp_path):
     home = tmp_path / "home"
     result = mesh(["access", "apply"], home)
     assert result.returncode == 1
     assert result.stderr.startswith("error: storage identities are enforced by an S3 store, but MESH_STORAGE_ROOT is ")
     assert result.stderr.count("\n") == 1 and "set it to s3://bucket/prefix" in result.stderr
-    assert not (home / "identities").exists()
+    assert not home.exists()
+    # On AWS S3 itself (no endpoint) identities are IAM's: no keys are made up to shadow them.
+    on_aws = mesh(["access", "apply"], home, MESH_STORAGE_ROOT="s3://lake/mesh")
+    assert on_aws.returncode == 1 and on_aws.stderr.count("\n") == 1
+    assert "no AWS_ENDPOINT_URL in MESH_STORAGE_OPTIONS: the ports are on AWS S3" in on_aws.stderr and "--format aws-iam" in on_aws.stderr
+    assert not home.exists()
+
+
+def test_apply_prints_aws_iam_policies_for_an_external_store_and_changes_nothing(tmp_path):
+    home = tmp_path / "home"
+    result = mesh(["access", "apply", "--format", "aws-iam"], home, MESH_STORAGE_ROOT="s3://lake/mesh")
+    assert result.returncode == 0, result.stderr
+    policies = json.loads(result.stdout)
+    assert list(policies) == ["platform", *(storage_identity(d) for d in DOMAINS)]
+    insights = {s["Sid"]: s for s in policies["domain-customer_insights"]["Statement"]}
+    assert "arn:aws:s3:::lake/mesh/loyalty/bookings/masked/*" in insights["ReadPorts"]["Resource"]
+    assert not any("loyalty/members" in r for s in policies["domain-customer_insights"]["Statement"] for r in s["Resource"])
+    assert not home.exists()  # no key created, no server configuration written
 
 
 def test_apply_refuses_a_mesh_with_a_domain_that_does_not_load(tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 @access_app.command("apply")
 def apply(
-    format: Annotated[Format, typer.Option("--format", help="seaweedfs: write and reload the local object store's identities. "
+    form: Annotated[Format, typer.Option("--format", help="seaweedfs: write and reload the local object store's identities. "
                                            "aws-iam: print one IAM policy document per identity for an external S3 (nothing is changed).")] = Format.seaweedfs,
     project: ProjectOption = None,
 ) -> None:
@@ -41,27 +41,18 @@ def apply(
     own domain, read the ports it may read (masked projections only where it sees personal data
     masked), nothing else. Keys are created once under MESH_STORAGE_IDENTITIES and kept."""
     from mesh_platform.model.mesh import Mesh  # the mesh and the store load only for this command
-    from mesh_platform.runtime.objectstore.access import apply_access, require_whole_mesh
+    from mesh_platform.runtime.objectstore.access import apply_access, iam_policies
 
     root = _root(project)
     try:
         mesh = Mesh.load(root)
-        if format is Format.aws_iam:
-            require_whole_mesh(mesh)
-            console.print_json(json.dumps(_iam_policies(root, mesh)))
+        if form is Format.aws_iam:
+            console.print_json(json.dumps(iam_policies(root, mesh)))
             return
         change = apply_access(root, mesh)
     except MeshError as exc:
         _fail(str(exc))
     _print_change(change)
-
-
-def _iam_policies(root, mesh) -> dict[str, dict]:
-    from mesh_platform.model.storage_grants import storage_grants  # reason: only the aws-iam form needs the grants themselves
-    from mesh_platform.runtime.objectstore.policy_documents import aws_iam_policies  # reason: as above
-    from mesh_platform.runtime.settings import storage_root  # reason: as above
-
-    return aws_iam_policies(storage_grants(mesh), storage_root(root))
 
 
 def _print_change(change) -> None:

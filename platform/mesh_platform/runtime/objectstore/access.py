@@ -18,8 +18,8 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.storage_grants import storage_grants
 from mesh_platform.runtime.objectstore import seaweedfs
 from mesh_platform.runtime.objectstore.credentials import ensure_identity
-from mesh_platform.runtime.objectstore.policy_documents import configured_actions, seaweedfs_config, split_root
-from mesh_platform.runtime.settings import identity_file, mesh_home, storage_root
+from mesh_platform.runtime.objectstore.policy_documents import aws_iam_policies, configured_actions, seaweedfs_config, split_root
+from mesh_platform.runtime.settings import STORAGE_OPTIONS_ENV, identity_file, mesh_home, storage_options, storage_root
 
 LOCAL_SERVER_FOLDER = "objectstore"  # under MESH_HOME: the local server's data and s3.json
 
@@ -55,6 +55,17 @@ def require_whole_mesh(mesh: Mesh) -> None:
         )
 
 
+def require_server_endpoint() -> None:
+    """The server configuration is for an S3-compatible server the mesh was pointed at. Without an
+    endpoint the ports are on AWS S3, whose identities are IAM's: keys made up here would only
+    shadow each location's real credentials (settings.py prefers an identity's file)."""
+    if not storage_options().get("AWS_ENDPOINT_URL"):
+        raise MeshError(
+            f"no AWS_ENDPOINT_URL in {STORAGE_OPTIONS_ENV}: the ports are on AWS S3, whose identities are IAM roles, not a "
+            "server configuration; print their policies with `mesh access apply --format aws-iam`"
+        )
+
+
 def server_config(project_root: str | Path, mesh: Mesh) -> tuple[dict, tuple[str, ...]]:
     """The local server's identity configuration for the mesh's policies, and the identities
     whose keys were created for it (the others keep theirs)."""
@@ -69,6 +80,8 @@ def server_config(project_root: str | Path, mesh: Mesh) -> tuple[dict, tuple[str
 def apply_access(project_root: str | Path, mesh: Mesh) -> AccessChange:
     """Write the local server's identities from the policies and reload it if it runs."""
     require_whole_mesh(mesh)
+    split_root(storage_root(project_root))  # a local root is refused first: it needs no endpoint either
+    require_server_endpoint()
     config, created = server_config(project_root, mesh)
     folder = local_server_folder(project_root)
     before = configured_actions(_read_config(folder / seaweedfs.CONFIG_FILE))
@@ -84,6 +97,13 @@ def apply_access(project_root: str | Path, mesh: Mesh) -> AccessChange:
         granted=_changed(after, before),
         revoked=_changed(before, after),
     )
+
+
+def iam_policies(project_root: str | Path, mesh: Mesh) -> dict[str, dict]:
+    """Identity -> AWS IAM policy document, for an external S3 (`--format aws-iam`): the same
+    grants, attached by the operator's own tooling. No key is created, nothing is written."""
+    require_whole_mesh(mesh)
+    return aws_iam_policies(storage_grants(mesh), storage_root(project_root))
 
 
 def _changed(these: dict[str, set[str]], those: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
