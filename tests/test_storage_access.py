@@ -261,6 +261,23 @@ def test_apply_refuses_in_one_line_where_no_server_configuration_applies_and_cre
     assert not home.exists()
 
 
+def test_apply_without_a_running_server_writes_its_configuration_owner_only_and_prints_no_key(tmp_path):
+    home = tmp_path / "home"
+    settings = {"MESH_STORAGE_ROOT": "s3://mesh/ports", "MESH_STORAGE_OPTIONS": json.dumps({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})}
+    result = mesh(["access", "apply"], home, **settings)
+    assert result.returncode == 0, result.stderr
+    assert "no local object store runs: it reads them when it starts" in result.stdout
+    config = home / "objectstore" / "s3.json"
+    identities = {entry["name"]: entry for entry in json.loads(config.read_text())["identities"]}
+    assert list(identities) == ["platform", *(storage_identity(d) for d in DOMAINS)]
+    files = sorted((home / "identities").iterdir())
+    assert [f.name for f in files] == sorted(f"{name}.json" for name in identities)
+    assert {oct(path.stat().st_mode & 0o777) for path in [config, *files]} == {"0o600"}
+    assert oct((home / "identities").stat().st_mode & 0o777) == "0o700"
+    secrets = [c["secretKey"] for entry in identities.values() for c in entry["credentials"]]
+    assert not any(secret in result.stdout + result.stderr for secret in secrets)
+
+
 def test_apply_prints_aws_iam_policies_for_an_external_store_and_changes_nothing(tmp_path):
     home = tmp_path / "home"
     result = mesh(["access", "apply", "--format", "aws-iam"], home, MESH_STORAGE_ROOT="s3://lake/mesh")
