@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -20,6 +21,14 @@ errors = Console(file=sys.__stderr__)
 ProjectOption = Annotated[
     Optional[Path], typer.Option("--project", help="The mesh project folder (default: found upwards from here).")
 ]
+
+
+def wide(out: Console) -> Console:
+    """Piped or logged output gets one line per row, not a dumb terminal's 80 columns (unless
+    COLUMNS says otherwise)."""
+    if out.is_terminal or os.environ.get("COLUMNS"):
+        return out
+    return Console(file=out.file, width=max(out.width, 240))
 
 
 def fail(message: str, hint: str | None = None) -> NoReturn:

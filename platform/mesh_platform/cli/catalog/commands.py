@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from mesh_platform.cli.common import ProjectOption, console, errors
+from mesh_platform.cli.common import ProjectOption, console, errors, wide
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import find_product as _find_product
 from mesh_platform.cli.common import project_root as _root
@@ -55,7 +53,7 @@ def catalog(
     if as_json:
         console.print_json(json.dumps([entry.to_dict() for entry in entries]))
     else:
-        out = _wide(console)
+        out = wide(console)
         out.print(_catalog_table(entries, out.width))
     if html is not None:
         errors.print(f"wrote {len(written)} pages: {html / 'index.html'}", soft_wrap=True)
@@ -87,14 +85,6 @@ def _catalog_table(entries, width: int) -> Table:
         }
         table.add_row(*(cells[c] for c in columns))
     return table
-
-
-def _wide(console: Console) -> Console:
-    """Piped or logged output gets one line per product, not a dumb terminal's 80 columns
-    (unless COLUMNS says otherwise)."""
-    if console.is_terminal or os.environ.get("COLUMNS"):
-        return console
-    return Console(file=console.file, width=max(console.width, 240))
 
 
 def lineage(

@@ -1,0 +1,98 @@
+"""What each storage identity may do on the object store, derived from the access policies alone.
+
+When ports live on an object store, the store itself refuses what the policies refuse: each
+domain's workloads hold keys of their own identity (model/access.py `storage_identity`) and that
+identity is granted, prefix by prefix under the storage root, exactly this:
+
+- its own domain's folder `<domain>/`: write, read and list (its ports, raw and projections);
+- a product it may read and sees unmasked (or that has no personal columns): read of the whole
+  product folder `<domain>/<product>/` (every major; the projection inside is harmless);
+- a product it may read only masked: read of the projection folder `<domain>/<product>/masked/`
+  alone, never the raw port beside it;
+- every product it may read in any form: list of `<domain>/<product>/` (a Delta read lists its
+  `_delta_log/`, finding majors lists the product folder: names, no data);
+- nothing else: no read of the root, no write outside its own domain.
+
+The platform identity (catalog, export, `mesh access` itself) is the operator's: everything.
+Grants follow policy, not state: a product never published is granted all the same, so its first
+publish is readable by its consumers at once. Pure: no I/O beyond the loaded mesh's descriptors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, storage_identity
+from mesh_platform.model.descriptor import Product
+from mesh_platform.model.mesh import Mesh
+
+READ, LIST, WRITE, ADMIN = "read", "list", "write", "admin"
+# What a domain may do with a product (`mesh access show`): own it, read it raw, read only its
+# masked projection, or nothing.
+OWNER, RAW, MASKED, NONE = "write", "read", "masked", "-"
+# The masked projection of a product sits beside its raw majors: <domain>/<product>/masked/v<major>.
+PROJECTION_FOLDER = "masked"
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One right of an identity on every key under `prefix`, relative to the storage root:
+    '' (the whole root, the platform's only) or a folder ending in '/'. The trailing '/' matters:
+    `loyalty/` must never match `loyalty_archive/...`."""
+
+    action: str  # READ, LIST, WRITE or ADMIN
+    prefix: str
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.prefix or '<root>'}"
+
+
+def domain_prefix(domain: str) -> str:
+    return f"{domain}/"
+
+
+def product_prefix(product: Product) -> str:
+    return f"{product.domain}/{product.name}/"
+
+
+def projection_prefix(product: Product) -> str:
+    return f"{product_prefix(product)}{PROJECTION_FOLDER}/"
+
+
+def access_level(product: Product, domain: str) -> str:
+    """What `domain` may do with `product`'s ports: OWNER, RAW, MASKED or NONE."""
+    if domain == product.domain:
+        return OWNER
+    if not may_read(product, domain):
+        return NONE
+    # A reader for whom any column would be masked reads the projection only (masks_for is the
+    # one place that decides who sees personal data; no personal column means nothing to mask).
+    return MASKED if masks_for(product, domain) else RAW
+
+
+def domain_grants(mesh: Mesh, domain: str) -> frozenset[Grant]:
+    """Every grant of `domain`'s identity, from the policies of every product of the mesh."""
+    own = domain_prefix(domain)
+    grants = {Grant(WRITE, own), Grant(READ, own), Grant(LIST, own)}
+    for product in mesh.products():
+        level = access_level(product, domain)
+        if level in (OWNER, NONE):
+            continue  # its own products are under its own folder; NONE grants nothing
+        grants.add(Grant(LIST, product_prefix(product)))
+        grants.add(Grant(READ, product_prefix(product) if level == RAW else projection_prefix(product)))
+    return frozenset(grants)
+
+
+def storage_grants(mesh: Mesh) -> dict[str, frozenset[Grant]]:
+    """Identity -> its grants: the platform's, then one identity per domain of the mesh (the
+    shared domain included), in the mesh's order."""
+    grants = {PLATFORM_IDENTITY: frozenset({Grant(ADMIN, "")})}
+    for domain in mesh.domains:
+        grants[storage_identity(domain)] = domain_grants(mesh, domain)
+    return grants
+
+
+def access_matrix(mesh: Mesh) -> dict[str, dict[str, str]]:
+    """Product id -> domain -> access level, for every product and domain of the mesh."""
+    domains = list(mesh.domains)
+    return {product.id: {domain: access_level(product, domain) for domain in domains} for product in mesh.products()}
