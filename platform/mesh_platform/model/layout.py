@@ -1,4 +1,9 @@
-"""File names that mark a mesh project's folders (kept apart so settings can read them cheaply)."""
+"""Names that mark a mesh project's folders and its ports' layout (kept apart so settings can read them cheaply)."""
 
 # The Dagster workspace file that names every code location: it marks the mesh's root folder.
 WORKSPACE_FILE = "workspace.yaml"
+
+# The folder of a product's masked projections, beside its raw majors (<domain>/<product>/masked/v<major>).
+# Its name cannot be taken for a major (`v<int>`), and storage identities grant it alone to masked
+# consumers (model/storage_grants.py): the layout is part of the access model, not a detail.
+MASKED_FOLDER = "masked"

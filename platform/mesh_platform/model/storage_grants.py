@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, storage_identity
 from mesh_platform.model.descriptor import Product
+from mesh_platform.model.layout import MASKED_FOLDER
 from mesh_platform.model.mesh import Mesh
 
 READ, LIST, WRITE, ADMIN = "read", "list", "write", "admin"
 # What a domain may do with a product (`mesh access show`): own it, read it raw, read only its
 # masked projection, or nothing.
 OWNER, RAW, MASKED, NONE = "write", "read", "masked", "-"
-# The masked projection of a product sits beside its raw majors: <domain>/<product>/masked/v<major>.
-PROJECTION_FOLDER = "masked"
 
 
 @dataclass(frozen=True, order=True)
@@ -56,7 +55,7 @@ def product_prefix(product: Product) -> str:
 
 
 def projection_prefix(product: Product) -> str:
-    return f"{product_prefix(product)}{PROJECTION_FOLDER}/"
+    return f"{product_prefix(product)}{MASKED_FOLDER}/"
 
 
 def access_level(product: Product, domain: str) -> str:

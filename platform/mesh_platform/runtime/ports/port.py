@@ -12,6 +12,7 @@ import pyarrow as pa
 import yaml
 
 from mesh_platform.model.contracts.model import Contract, contract_from_mapping
+from mesh_platform.model.layout import MASKED_FOLDER
 from mesh_platform.model.names import check_name
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.staging import StagedFile
@@ -21,10 +22,6 @@ RUN_ID_KEY = "mesh.run_id"
 # A masked projection's commits name the raw port and version they project (runtime/projection.py).
 PROJECTION_OF_KEY = "mesh.projection_of"
 PROJECTION_OF_VERSION_KEY = "mesh.projection_of_version"
-# The folder of a product's masked projections, beside its raw majors. Its name cannot be taken
-# for a major (`v<int>`), and storage identities grant `<domain>/<product>/masked/*` to masked
-# consumers alone (issue 13): the layout is part of the access model, not a detail.
-MASKED_FOLDER = "masked"
 
 
 def port_uri(storage_root: str, domain: str, product: str, major: int, masked: bool = False) -> str:
