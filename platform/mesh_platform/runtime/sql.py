@@ -106,7 +106,7 @@ class SqlSession:
         product = plan.product
         if location is not None:
             duckdb_ports.create_port_view(self.con, product.domain, product.name, location)
-        else:  # masked (or an object-store port): registered from Arrow, never its files
+        else:  # masked: registered from Arrow, never its files
             hidden = f"port__{product.domain}__{product.name}"
             self.con.register(hidden, arrow_relation(plan))
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
