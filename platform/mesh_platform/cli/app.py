@@ -96,7 +96,7 @@ def build(
     console.print(table)
     if not report.ok:
         for line in report.failures():
-            errors.print(f"[bold red]failed:[/] {escape(line)}")
+            errors.print(f"[bold red]failed:[/] {escape(line)}", soft_wrap=True)  # one line each: scripts grep them
         raise typer.Exit(code=1)
 
 

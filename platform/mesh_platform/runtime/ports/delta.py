@@ -490,6 +490,15 @@ class DeltaPortStore:
                         majors.append(int(name[1:]))
             return sorted(majors)
 
+    def check(self, domain: str) -> None:
+        # One listing of the domain's own folder: the least an identity that publishes there may do.
+        folder = f"{self.root.rstrip('/')}/{domain}"
+        if _local(folder) is not None:
+            return
+        with self._faults(folder):
+            filesystem, path = _filesystem(folder, self.storage_options)
+            filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+
     def stored_contract(self, uri: str) -> Contract | None:
         history = self.history(uri, 1)
         return contract_of_commit(history[0] if history else None, uri)
