@@ -42,12 +42,12 @@ def test_concurrent_publishers_to_one_s3_port_leave_every_version_whole(tmp_path
         published = [line for line in lines if line.startswith("published")]
         for line in lines:  # a loser is told, in one line, that another publish won
             assert line.startswith("published") or ("another publish to s3://mesh/ports/lab/counter/v1 committed first" in line), line
-        assert len(published) >= ROUNDS  # commits landed, some from each race
+        assert len(published) >= ROUNDS, lines  # commits landed, some from each race
         table = DeltaTable("s3://mesh/ports/lab/counter/v1", storage_options=options_with(server, keys["platform"]))
-        assert table.version() == len(published) - 1  # every successful publish is one version, none lost
+        assert table.version() == len(published) - 1, lines  # every successful publish is one version, none lost
         for version in range(table.version() + 1):
             table.load_as_version(version)
             rows = table.to_pyarrow_table()
             # Whole: one writer's batch of one round, every row, nothing of another batch.
-            assert rows.num_rows == ROWS and len(set(rows.column("batch").to_pylist())) == 1
-            assert sorted(rows.column("id").to_pylist()) == list(range(ROWS))
+            assert rows.num_rows == ROWS and len(set(rows.column("batch").to_pylist())) == 1, (version, rows.num_rows, lines)
+            assert sorted(rows.column("id").to_pylist()) == list(range(ROWS)), version

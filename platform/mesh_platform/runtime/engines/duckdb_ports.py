@@ -35,6 +35,7 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.port import PortLocation
+from mesh_platform.runtime.ports.s3_options import s3_access
 from mesh_platform.runtime.quality.compile import quote
 
 
@@ -61,23 +62,19 @@ _DENY_KEY = "mesh-no-access"  # not a key any store issues: what lies outside th
 def secret_sql(name: str, scope: str, options: Mapping[str, str]) -> str:
     """A DuckDB `CREATE SECRET` for an S3 prefix from deltalake-style storage options. Keys from
     the options; without any, the store's credential chain (a workload's role: the aws extension)."""
+    access = s3_access(options)
     parts = ["TYPE s3"]
-    key, secret = options.get("AWS_ACCESS_KEY_ID"), options.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        parts += [f"KEY_ID {_text(key)}", f"SECRET {_text(secret)}"]
-        if options.get("AWS_SESSION_TOKEN"):
-            parts.append(f"SESSION_TOKEN {_text(options['AWS_SESSION_TOKEN'])}")
+    if access.has_keys:
+        parts += [f"KEY_ID {_text(access.key_id)}", f"SECRET {_text(access.secret)}"]
+        if access.session_token:
+            parts.append(f"SESSION_TOKEN {_text(access.session_token)}")
     else:
         parts.append("PROVIDER credential_chain")
-    region = options.get("AWS_REGION") or options.get("AWS_DEFAULT_REGION")
-    if region:
-        parts.append(f"REGION {_text(region)}")
-    endpoint = options.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        scheme, sep, host = endpoint.partition("://")
+    if access.region:
+        parts.append(f"REGION {_text(access.region)}")
+    if access.host:
         # A custom endpoint (SeaweedFS, MinIO, R2) is addressed by path, as deltalake does.
-        parts += [f"ENDPOINT {_text(host.rstrip('/') if sep else endpoint)}", "URL_STYLE 'path'"]
-        parts.append(f"USE_SSL {'false' if (scheme if sep else '') == 'http' else 'true'}")
+        parts += [f"ENDPOINT {_text(access.host)}", "URL_STYLE 'path'", f"USE_SSL {str(access.use_ssl).lower()}"]
     parts.append(f"SCOPE {_text(scope)}")
     return f"CREATE OR REPLACE SECRET {name} ({', '.join(parts)})"
 
@@ -106,9 +103,9 @@ def add_port_secrets(con: duckdb.DuckDBPyConnection, locations: Iterable[PortLoc
         return
     if _DENY_SECRET not in made:
         con.execute(load_statement("httpfs"))
-        if any(not (loc.storage_options.get("AWS_ACCESS_KEY_ID") and loc.storage_options.get("AWS_SECRET_ACCESS_KEY")) for loc in remote):
+        if any(not s3_access(location.storage_options).has_keys for location in remote):
             con.execute(load_statement("aws"))  # the credential chain provider
-        deny = {key: value for key, value in remote[0].storage_options.items() if key in ("AWS_ENDPOINT_URL", "AWS_REGION")}
+        deny = {key: value for key, value in remote[0].storage_options.items() if key in ("AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_DEFAULT_REGION")}
         deny |= {"AWS_ACCESS_KEY_ID": _DENY_KEY, "AWS_SECRET_ACCESS_KEY": _DENY_KEY}
         con.execute(secret_sql(_DENY_SECRET, "s3://", deny))
         made.add(_DENY_SECRET)

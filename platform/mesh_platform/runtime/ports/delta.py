@@ -30,6 +30,7 @@ from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.runtime.ports import faults, staging
 from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, conform
+from mesh_platform.runtime.ports.s3_options import pyarrow_arguments
 from mesh_platform.runtime.ports.port import (
     RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri,
 )
@@ -77,30 +78,7 @@ def _filesystem(uri: str, storage_options: Mapping[str, str] | None = None) -> t
 @functools.lru_cache(maxsize=16)
 def _s3(options: tuple[tuple[str, str], ...]) -> pafs.S3FileSystem:
     """One pyarrow S3 filesystem per set of options (an identity's), reused: each costs a client."""
-    return pafs.S3FileSystem(**s3_arguments(dict(options)))
-
-
-def s3_arguments(options: Mapping[str, str]) -> dict:
-    """pyarrow's S3FileSystem arguments for deltalake-style storage options (AWS_* names).
-    Without keys in the options, the store's own credential chain applies, as it does for
-    deltalake (a deployment that gives each workload its role); with keys, only those."""
-    arguments: dict = {"allow_bucket_creation": False, "allow_bucket_deletion": False, "connect_timeout": 2, "request_timeout": 30}
-    key, secret = options.get("AWS_ACCESS_KEY_ID"), options.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        arguments.update(access_key=key, secret_key=secret, session_token=options.get("AWS_SESSION_TOKEN"))
-    region = options.get("AWS_REGION") or options.get("AWS_DEFAULT_REGION")
-    if region:
-        arguments["region"] = region  # named: pyarrow would otherwise ask AWS where the bucket is
-    endpoint = options.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        scheme, sep, host = endpoint.partition("://")
-        arguments["endpoint_override"] = host.rstrip("/") if sep else endpoint
-        arguments["scheme"] = scheme if sep else ("http" if _allows_http(options) else "https")
-    return arguments
-
-
-def _allows_http(options: Mapping[str, str]) -> bool:
-    return str(options.get("AWS_ALLOW_HTTP", "")).lower() == "true"
+    return pafs.S3FileSystem(**pyarrow_arguments(dict(options)))
 
 
 def staging_folder(uri: str) -> tuple[str, Path] | None:
@@ -227,9 +205,13 @@ def commit(
     properties = CommitProperties(custom_metadata={**(commit_metadata or {}), STAGED_FOLDER_KEY: staged.folder})
     try:
         if table is None:
+            # No retry: a create that lost the race for version 0 would be retried as version 1 on
+            # top of the winner's files (no removes: both batches at once; seen on S3, where the
+            # loser learns of the winner from a conditional put). It must fail as a lost race.
+            first = CommitProperties(custom_metadata=properties.custom_metadata, max_commit_retries=0)
             create_table_with_add_actions(
                 uri, schema, actions, mode="error", partition_by=partition_by,
-                storage_options=_options(storage_options), commit_properties=properties,
+                storage_options=_options(storage_options), commit_properties=first,
             )
         else:
             replaced = None
@@ -428,7 +410,7 @@ class DeltaPortStore:
         try:
             yield
         except Exception as exc:
-            line = _fault_line(exc, self.identity, self.storage_options, uri)
+            line = faults.fault_line(exc, self.identity, self.storage_options, uri)
             if line is None:
                 raise
             raise (PublishError if isinstance(exc, PublishError) else error)(line) from None
@@ -515,7 +497,7 @@ class DeltaPortStore:
         try:
             table = _open(uri, self.storage_options)
         except Exception as exc:  # a damaged or unreachable table: show it, do not stop the catalog
-            state.error = _fault_line(exc, self.identity, self.storage_options, uri) or f"{type(exc).__name__}: {faults.one_line(str(exc))}"
+            state.error = faults.fault_line(exc, self.identity, self.storage_options, uri) or f"{type(exc).__name__}: {faults.one_line(str(exc))}"
             return state
         if table is None:
             return state
@@ -532,16 +514,6 @@ class DeltaPortStore:
 
     def server_entry(self, uri: str, label: str | None = None) -> dict:
         return server_entry(uri, label, self.storage_options)
-
-
-def _fault_line(exc: BaseException, identity: str, options: Mapping[str, str], uri: str) -> str | None:
-    """The one line for a store fault behind `exc` (itself, or what a PublishError wraps)."""
-    for candidate in (exc, exc.__cause__, exc.__context__):
-        if candidate is not None:
-            line = faults.describe(faults.one_line(str(candidate)), identity=identity, options=options, uri=uri)
-            if line is not None:
-                return line
-    return None
 
 
 def _row_count(table: DeltaTable) -> int:

@@ -46,6 +46,17 @@ def endpoint_of(options: Mapping[str, str]) -> str:
     return options.get(ENDPOINT_OPTION) or options.get("endpoint_url") or "the AWS S3 default endpoint"
 
 
+def fault_line(exc: BaseException, identity: str, options: Mapping[str, str], uri: str) -> str | None:
+    """The one line for a store fault behind `exc`: itself, or what it wraps (a PublishError
+    raised over a library's error), or None."""
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if candidate is not None:
+            line = describe(one_line(str(candidate)), identity=identity, options=options, uri=uri)
+            if line is not None:
+                return line
+    return None
+
+
 def describe(text: str, *, identity: str, options: Mapping[str, str], uri: str) -> str | None:
     """The one line for a store fault reported as `text`, acting as `identity` on `uri` (a port,
     or the folder listed), or None when `text` reports no store fault."""
