@@ -142,7 +142,7 @@ def stage(
     filesystem, root = _filesystem(uri, storage_options)
     folder = staging.stage_name()
     try:
-        staging.write_batches(reader, filesystem, f"{root}/{folder}", partition_by)
+        staging.write_batches(reader, filesystem, f"{root}/{folder}", partition_by, create_dirs=_local(uri) is not None)
         return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition, storage_options=storage_options)
     except PublishError:
         _discard(uri, folder, storage_options)
