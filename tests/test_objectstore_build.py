@@ -59,6 +59,18 @@ def test_the_demo_mesh_on_s3_holds_what_the_same_build_holds_on_local_disk(s3_bu
     assert not (Path(env["MESH_HOME"]) / "storage").exists()
 
 
+def test_no_key_lands_in_logs_run_history_or_dbt_files(s3_build):
+    _, env, keys, built = s3_build
+    home = Path(env["MESH_HOME"])
+    secrets = [k["AWS_SECRET_ACCESS_KEY"].encode() for k in keys.values()]
+    kept = {home / "identities", home / "objectstore"}  # the keys' own files, and the server's configuration
+    written = [p for p in home.rglob("*") if p.is_file() and not any(folder in p.parents for folder in kept)]
+    assert any(p.name == "build.log" for p in written) and any(p.suffix == ".duckdb" for p in written)
+    leaked = [str(p) for p in written if any(secret in p.read_bytes() for secret in secrets)]
+    assert leaked == []
+    assert not any(secret.decode() in built.stdout + built.stderr for secret in secrets)
+
+
 def test_mesh_sql_reads_s3_ports_natively_as_the_acting_domain_and_nothing_else(s3_build):
     server, env, keys, _ = s3_build
     count = mesh(["sql", "--as", "punctuality", "--json", "-c", "SELECT count(*) AS n FROM flight_operations.flights"], env)

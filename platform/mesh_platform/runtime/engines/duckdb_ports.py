@@ -79,10 +79,14 @@ def secret_sql(name: str, scope: str, options: Mapping[str, str]) -> str:
     return f"CREATE OR REPLACE SECRET {name} ({', '.join(parts)})"
 
 
-def _secret_name(identity: str, scope: str, options: Mapping[str, str]) -> str:
-    # Named by identity, prefix and keys: keys rotated in this process make a new secret.
-    digest = hashlib.sha256(repr((identity, scope, sorted(options.items()))).encode()).hexdigest()[:20]
-    return f"mesh_port_{digest}"
+def _secret_name(scope: str) -> str:
+    # One secret per prefix, replaced when the keys for it change: two secrets of one scope on a
+    # database would leave DuckDB to pick which keys sign a read.
+    return f"mesh_port_{hashlib.sha256(scope.encode()).hexdigest()[:20]}"
+
+
+def _digest(options: Mapping[str, str]) -> str:
+    return hashlib.sha256(repr(sorted(options.items())).encode()).hexdigest()[:20]
 
 
 def _execute_secret(con: duckdb.DuckDBPyConnection, statement: str, location: PortLocation) -> None:
@@ -110,19 +114,18 @@ def add_port_secrets(con: duckdb.DuckDBPyConnection, locations: Iterable[PortLoc
         con.execute(secret_sql(_DENY_SECRET, "s3://", deny))
         made.add(_DENY_SECRET)
     for location in remote:
-        name = _secret_name(location.identity, scope_of(location), location.storage_options)
-        if name not in made:
+        name = _secret_name(scope_of(location))
+        made_as = f"{name}:{location.identity}:{_digest(location.storage_options)}"
+        if made_as not in made:
             _execute_secret(con, secret_sql(name, scope_of(location), location.storage_options), location)
-            made.add(name)
+            made -= {entry for entry in made if entry.startswith(f"{name}:")}
+            made.add(made_as)
 
 
 def _access_of(location: PortLocation) -> str:
     """Which reader connection may read `location`: local ports share one; a remote port's is its
     identity's with exactly these options (a store elsewhere, or new keys, is another)."""
-    if location.local:
-        return ""
-    options = hashlib.sha256(repr(sorted(location.storage_options.items())).encode()).hexdigest()[:20]
-    return f"{location.identity}:{options}"
+    return "" if location.local else f"{location.identity}:{_digest(location.storage_options)}"
 
 
 def fault(exc: duckdb.Error, location: PortLocation) -> MeshError | None:
