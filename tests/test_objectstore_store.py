@@ -13,6 +13,7 @@ import pytest
 
 from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.runtime.engines import duckdb_ports
+from mesh_platform.runtime.ports.port import PortLocation
 from mesh_platform.runtime.ports.store import port_store
 from tests.conftest import ROOT
 from tests.helpers.objectstore import local_s3, s3_client, s3_settings
@@ -63,4 +64,4 @@ def test_least_privilege_identities_publish_and_read_and_are_refused_the_rest(tm
         with pytest.raises(MeshError, match=f"storage identity 'domain-desk' is refused .*: access denied to {other}$"):
             desk.locate(other, "lab.notes")
         with pytest.raises(MeshError, match="storage identity 'domain-desk' is refused"):
-            duckdb_ports.read_arrow(location.__class__(other, 0, 0, False, None, "domain-desk", location.storage_options))
+            duckdb_ports.read_arrow(PortLocation(other, 0, 0, False, None, "domain-desk", location.storage_options))

@@ -84,7 +84,7 @@ def s3_environment(settings: dict[str, str]) -> dict[str, str]:
     return {**env, **settings}
 
 
-def _publish_forever(project_root: str, contract: str, writer: int, rounds: int) -> None:
+def _publish_rounds(project_root: str, contract: str, writer: int, rounds: int) -> None:
     """A separate process publishing `rounds` whole batches to domain lab's counter port through
     the port store, as domain lab (the S3 settings come from its environment)."""
     from mesh_platform.model.contracts import parse_contract  # reason: the child process's own imports
@@ -105,4 +105,4 @@ def _publish_forever(project_root: str, contract: str, writer: int, rounds: int)
 
 
 if __name__ == "__main__":
-    _publish_forever(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    _publish_rounds(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
