@@ -96,7 +96,7 @@ def build(
     console.print(table)
     if not report.ok:
         for line in report.failures():
-            errors.print(f"[bold red]failed:[/] {escape(line)}")
+            errors.print(f"[bold red]failed:[/] {escape(line)}", soft_wrap=True)  # one line each: scripts grep them
         raise typer.Exit(code=1)
 
 
@@ -168,7 +168,7 @@ def contract_export(
 
     root = _root(project)
     found = _find_product(Mesh.load(root), product)
-    text = export_contract(found, port_store(root))
+    text = export_contract(found, port_store(root, acting=None))
     if output:
         output.write_text(text)
         errors.print(f"wrote {output}")
@@ -268,7 +268,7 @@ def contract_diff(
         before, source = load_contract(base), str(base)
         major = before.major
     else:
-        published = port_store(root).latest_published(found.domain, found.name)
+        published = port_store(root, acting=None).latest_published(found.domain, found.name)
         if published is None:
             _fail(f"{found.id} has never been published: there is no contract consumers see yet", "pass --base FILE to compare with a contract file")
         major, before = published
@@ -340,9 +340,11 @@ def _default_signal_handlers() -> None:
 from mesh_platform.cli.access import register as _register_access  # noqa: E402
 from mesh_platform.cli.catalog.commands import register as _register_catalog  # noqa: E402
 from mesh_platform.cli.scaffold.commands import register as _register_scaffold  # noqa: E402
+from mesh_platform.cli.storage import storage_app  # noqa: E402
 
 for _register in (_register_catalog, _register_scaffold, _register_access):
     _register(app)
+app.add_typer(storage_app, name="storage")
 
 
 def main() -> None:

@@ -89,7 +89,7 @@ class PortIOManager(dg.ConfigurableIOManager):
         metadata = context.definition_metadata or {}
         contract = load_contract(Path(self.project_root) / str(metadata[CONTRACT_KEY]))
         partition_column = metadata.get(PARTITION_COLUMN_KEY)
-        store, partition = port_store(self.project_root), _slice(context, partition_column)
+        store, partition = port_store(self.project_root, acting=self.domain), _slice(context, partition_column)
         if isinstance(obj, StagedBatch):
             # The commit step of the one write path: the asset body has staged and audited the batch.
             if (obj.uri, obj.partition) != (store.uri(domain, product, contract.major), partition):

@@ -220,7 +220,7 @@ def _relative(path, root) -> str:
 def contract_version(product: Product, context: PolicyContext):
     from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads when this policy looks, not at import
 
-    published = port_store(context.mesh.root).latest_published(product.domain, product.name)
+    published = port_store(context.mesh.root, acting=product.domain).latest_published(product.domain, product.name)
     if published is None:
         return  # never published: any version is the first
     major, before = published
@@ -243,7 +243,7 @@ def supported_input_versions(product: Product, context: PolicyContext):
             from mesh_platform.runtime.ports.majors import retirement_date  # reason: the port store loads only for a pinned older major
             from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads only for a pinned older major
             from mesh_platform.runtime.reading import RETIREMENT_NOTICE  # reason: governed reads load only for a pinned older major
-            until = retirement_date(port_store(context.mesh.root), port.domain, port.product, port.major, producer.contract)
+            until = retirement_date(port_store(context.mesh.root, acting=product.domain), port.domain, port.product, port.major, producer.contract)
             if until is not None and context.today > until:
                 yield f"pins {port.id}@v{port.major}, retired on {until}: reads are refused; move to v{current}"
             elif until is not None and until - context.today <= RETIREMENT_NOTICE:

@@ -3,10 +3,11 @@
 The IO manager, the dbt port plugin, the audit's relationship lookups and `mesh sql` all plan
 their reads here, so a refusal or a mask is the same whichever way the data is reached. A
 reader who sees a product masked reads its masked projection (runtime/projection.py) and never
-opens the raw port; a local port is then scanned by DuckDB itself (runtime/engines/duckdb_ports.py).
-What a projection did not mask (a column that became personal after its last publish; a port
-published before projections, on local disk only) is read as Arrow and masked in Python
-(runtime/masking.py): raw personal values are never handed to an engine that runs a consumer's SQL.
+opens the raw port. A port, on local disk or an object store, is then scanned by DuckDB itself
+(runtime/engines/duckdb_ports.py; on an object store with the reader's own keys). What a
+projection did not mask (a column that became personal after its last publish; a port published
+before projections, on local disk only) is read as Arrow and masked in Python (runtime/masking.py):
+raw personal values are never handed to an engine that runs a consumer's SQL.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def plan_read(
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise MeshError(f"{consumer} pins {product.id} to version {version!r}: a port version is a non-negative integer")
     require_read(product, reader.name, consumer)
-    store = port_store(mesh.root)
+    # The store as the reader's domain (a session without one: the platform's identity): on an
+    # object store its own keys read, so the store refuses what the policies refuse.
+    store = port_store(mesh.root, acting=reader.domain)
     current = product.contract.major
     major = current if major is None else major
     if major > current:
@@ -128,39 +131,34 @@ def locate(plan: PortRead) -> PortLocation:
 
 
 def native_location(plan: PortRead) -> PortLocation | None:
-    """Where DuckDB may scan the planned port itself (a masked projection too: it holds no personal
-    value in clear), or None: a port with columns left to mask (masking is a keyed hash in Python:
-    those files never reach a consumer's engine) or a port DuckDB does not read natively yet (an
-    object store, issue 13: read on the Arrow path)."""
+    """Where DuckDB may scan the planned port itself (a local folder, or an object-store URI with
+    the reader's keys; a masked projection too: it holds no personal value in clear), or None: a
+    port with columns left to mask (masking is a keyed hash in Python: those files never reach a
+    consumer's engine)."""
     if plan.read_masks:
         return None
-    location = locate(plan)
-    return location if location.local else None
+    return locate(plan)
 
 
 def read_table(
     plan: PortRead, partition: PartitionSlice | None = None, columns: list[str] | None = None,
     location: PortLocation | None = None,
 ) -> pa.Table:
-    """The planned rows as Arrow: only `columns` and `partition` when given. Local ports (raw, or
-    masked projections) are scanned by DuckDB (pushdown into the Delta files); a port with columns
-    left to mask is read and masked here. `location` is the plan's, when the caller located it
-    already (e.g. to record its version)."""
+    """The planned rows as Arrow: only `columns` and `partition` when given. Ports (raw, or masked
+    projections) are scanned by DuckDB (pushdown into the Delta files); a port with columns left to
+    mask is read and masked here. `location` is the plan's, when the caller located it already
+    (e.g. to record its version)."""
     if plan.read_masks:
         version = location.version if location is not None else plan.version
         table = plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns, version=version)
         return mask_table(table, plan.read_masks, masking_key(plan.root))
     location = location if location is not None else locate(plan)
-    if location.local:
-        return duckdb_ports.read_arrow(location, columns, partition)
-    # An object-store port (issue 13): read as Arrow by the store until DuckDB reads it natively.
-    return plan.store.scan(plan.uri, plan.label, partition=partition, columns=columns, version=location.version)
+    return duckdb_ports.read_arrow(location, columns, partition)
 
 
 def arrow_relation(plan: PortRead, columns: list[str] | None = None):
     """What a session registers for a port it does not scan natively (`native_location` is None):
-    the masked table (of `columns` only, when given: masking costs a keyed hash per value), or an
-    object-store port's lazy Arrow dataset (issue 13)."""
+    the masked table (of `columns` only, when given: masking costs a keyed hash per value)."""
     if plan.read_masks:
         return read_table(plan, columns=columns)
-    return plan.store.dataset(plan.uri, plan.label, plan.version)
+    return plan.store.dataset(plan.uri, plan.label, plan.version)  # not reached by sessions: unmasked ports scan natively

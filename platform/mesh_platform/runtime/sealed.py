@@ -22,6 +22,9 @@ settings close them in the engine, whatever the SQL looks like:
 
 - `allowed_directories`: a session that reads ports natively (DuckDB's delta_scan) is given the
   folders of exactly those ports, set before sealing; `..` and symlink escapes are refused by DuckDB.
+  Ports on an object store are allowed by prefix (`s3://bucket/root/d/p/v1/`: DuckDB checks an
+  `s3://` path against these too, so `glob('s3://bucket/*')` or another port's files are refused),
+  and each has its own secret scoped to that prefix (runtime/engines/duckdb_ports.py).
   A masked port's folder is never one of them (its rows reach a session as a masked Arrow table).
   An allowed folder is writable too (`COPY ... TO '<folder>/x'`), so statements are also checked
   by their parsed type (`refused_statement`): only reads and in-memory objects pass.
@@ -69,20 +72,25 @@ def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def seal(con: duckdb.DuckDBPyConnection, read_dirs: Iterable[Path] = ()) -> duckdb.DuckDBPyConnection:
+def seal(con: duckdb.DuckDBPyConnection, read_dirs: Iterable[Path] = (), read_prefixes: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
     """Seal `con` for good and return it. Python code may still register relations on it. It may
-    read files under `read_dirs` only (resolved folders: the ports it reads natively); extensions
-    it needs must be loaded, from their files, before."""
+    read files under `read_dirs` only (resolved folders: the ports it reads natively) and objects
+    under `read_prefixes` (`s3://bucket/.../v1/`: remote ports, whose scoped secrets were made
+    on `con` with persistent secrets already off); extensions it needs must be loaded, from their
+    files, before."""
     scratch = tempfile.mkdtemp(prefix="mesh-sealed-")
     weakref.finalize(con, shutil.rmtree, scratch, True)  # at close of the last reference, or at exit
-    folders = ", ".join(_text(str(Path(folder).resolve()).rstrip("/") + "/") for folder in read_dirs)
+    allowed = [str(Path(folder).resolve()).rstrip("/") + "/" for folder in read_dirs]
+    allowed += [prefix.rstrip("/") + "/" for prefix in read_prefixes]  # a URI: nothing to resolve
+    persistent = con.execute("SELECT current_setting('allow_persistent_secrets')").fetchone()[0]
     for statement in (
         f"SET temp_directory = {_text(scratch)}",  # before external access is off: it becomes an allowed folder
-        f"SET allowed_directories = [{folders}]",
+        f"SET allowed_directories = [{', '.join(_text(path) for path in allowed)}]",
         "SET autoinstall_known_extensions = false",
         "SET autoload_known_extensions = false",
         "SET allow_community_extensions = false",
-        "SET allow_persistent_secrets = false",
+        # Refused once a secret exists, even unchanged: a connection with secrets turned it off first.
+        *(["SET allow_persistent_secrets = false"] if persistent else []),
         "SET python_enable_replacements = false",
         "SET enable_external_access = false",
         "SET lock_configuration = true",  # last: it locks every setting above, itself included

@@ -29,6 +29,7 @@ from mesh_platform.model.mesh import SHARED_DOMAIN, SHARED_FOLDER, Mesh
 from mesh_platform.runtime import sealed
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.impersonation import record
+from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 
@@ -106,7 +107,7 @@ class SqlSession:
         product = plan.product
         if location is not None:
             duckdb_ports.create_port_view(self.con, product.domain, product.name, location)
-        else:  # masked (or an object-store port): registered from Arrow, never its files
+        else:  # masked: registered from Arrow, never its files
             hidden = f"port__{product.domain}__{product.name}"
             self.con.register(hidden, arrow_relation(plan))
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
@@ -158,10 +159,21 @@ class SqlSession:
             relation = self.con.sql(query)
             return None if relation is None else (relation.columns, relation.fetchall())
         except duckdb.Error as exc:
-            line = sealed.refusal(exc, WHERE, REACH)
+            line = sealed.refusal(exc, WHERE, REACH) or _store_refusal(exc)
             if line is None:
                 raise
             raise SealedRefusal(line) from None
+
+
+def _store_refusal(exc: duckdb.Error) -> str | None:
+    """One line for an object store's refusal of a path the session has no port at (signed with
+    no usable key: runtime/engines/duckdb_ports.py), never the store's reply, which quotes keys' ids."""
+    kind = faults.classify(faults.one_line(str(exc)))
+    if kind == faults.UNREACHABLE:
+        return f"the object store did not answer {WHERE}'s read (is it running?); {REACH}"
+    if kind is not None:
+        return f"the object store refused this read in {WHERE}: {REACH}, no other path on the store"
+    return None
 
 
 @functools.cache

@@ -181,7 +181,7 @@ def collect(
     mesh = mesh or Mesh.load(root)
     now = now or dt.datetime.now(dt.timezone.utc)
     products = sorted(mesh.products(), key=lambda p: p.id)
-    store = port_store(root)  # configured once for the whole catalog
+    store = port_store(root, acting=None)  # the platform's identity, configured once for the whole catalog
     checks = check_states(root, products)
     entries = []
     for product in products:

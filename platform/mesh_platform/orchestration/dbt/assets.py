@@ -63,7 +63,7 @@ def audit_and_publish(
     from mesh_platform.runtime.publishing import audit_staged, discard, publish, violation  # reason: the write path loads at run time, not at location load
     from mesh_platform.runtime.projection import ProjectionBehind  # reason: the write path loads at run time, not at location load
 
-    store = port_store(root)
+    store = port_store(root, acting=product.domain)
     results = audit_staged(store, staged, rules, product, root)
     checks = check_results(dg.AssetKey(list(product.key)), results)
     problem = violation(product.id, results)
@@ -210,7 +210,7 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
                 continue
             try:
                 relation = _relation_of(manifest, engine, domain.name, model)
-                staged[model] = stage_model(port_store(root), engine, session, relation, product, batch_rows=_BATCH_ROWS)
+                staged[model] = stage_model(port_store(root, acting=domain.name), engine, session, relation, product, batch_rows=_BATCH_ROWS)
             except PublishError as refused:  # drift, or a value the contract's type cannot hold
                 problems.append(str(refused))
     for model, batch in staged.items():

@@ -79,7 +79,7 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path, gove
 
         data = impl.fn(context, **inputs) if takes_context else impl.fn(**inputs)
         # conform, stage and audit here (the write path's first steps); the IO manager commits.
-        store = port_store(root)
+        store = port_store(root, acting=product.domain)  # a domain publishes with its own identity
         staged = stage(store, product, conformed(data, product), partition=run_slice(context, product))
         results = audit_staged(store, staged, rules, product, root)
         checks = check_results(key, results)

@@ -60,12 +60,15 @@ class Plugin(BasePlugin):
         mesh = current_mesh(self.project_root)
         domain = mesh.domains.get(self.reader_domain)
         inputs = {port.key for p in (domain.products.values() if domain else ()) for port in p.inputs}
+        located = {}
         for key in sorted(inputs):
-            location = None
             try:
-                location = native_location(self._plan(mesh, key))
+                located[key] = native_location(self._plan(mesh, key))
             except MeshError:  # refused, unknown or never published: `load` raises it where a model reads it
-                pass
+                located[key] = None
+        # Ports on an object store: one secret each, scoped to that port, with the domain's own keys.
+        duckdb_ports.add_port_secrets(conn, [location for location in located.values() if location is not None])
+        for key, location in located.items():
             if location is not None:
                 duckdb_ports.create_port_view(conn, key[0], key[1], location)
             else:

@@ -69,6 +69,9 @@ def weed_binary() -> Path:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As the server binds (Go listeners reuse addresses): a port whose last server was killed
+        # keeps closed connections in TIME_WAIT for a minute, yet a new server can listen there.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

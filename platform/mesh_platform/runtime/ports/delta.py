@@ -11,7 +11,9 @@ pyarrow.fs): another backend is another module like this one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +28,9 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.errors import MeshError, PublishError
-from mesh_platform.runtime.ports import staging
+from mesh_platform.runtime.ports import faults, staging
 from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, conform
+from mesh_platform.runtime.ports.s3_options import pyarrow_arguments
 from mesh_platform.runtime.ports.port import (
     RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri,
 )
@@ -58,13 +61,24 @@ def _local(uri: str) -> Path | None:
     return None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
 
 
-def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """The port's folder as pyarrow sees it. Object stores use pyarrow's own credential chain
-    (the AWS_* variables), as `published_majors` does."""
+def _filesystem(uri: str, storage_options: Mapping[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
+    """The port's folder (or any folder of the store) as pyarrow sees it, and its path there.
+    On an object store, a filesystem built from the store's own options: the acting identity's
+    keys, endpoint and region. Never pyarrow's ambient chain when the options hold keys: that
+    would act as whatever identity the environment holds, not the domain's."""
     local = _local(uri)
     if local is not None:
         return pafs.LocalFileSystem(), str(local)
-    return pafs.FileSystem.from_uri(uri)
+    scheme, _, path = uri.partition("://")
+    if scheme not in ("s3", "s3a"):
+        raise MeshError(f"{uri}: the port store reads local folders and s3:// URIs, not {scheme}://")
+    return _s3(tuple(sorted((storage_options or {}).items()))), path.rstrip("/")
+
+
+@functools.lru_cache(maxsize=16)
+def _s3(options: tuple[tuple[str, str], ...]) -> pafs.S3FileSystem:
+    """One pyarrow S3 filesystem per set of options (an identity's), reused: each costs a client."""
+    return pafs.S3FileSystem(**pyarrow_arguments(dict(options)))
 
 
 def staging_folder(uri: str) -> tuple[str, Path] | None:
@@ -81,12 +95,13 @@ def staging_folder(uri: str) -> tuple[str, Path] | None:
 def adopt(
     uri: str, folder: str, schema: pa.Schema, *, label: str,
     partition_by: str | None = None, partition: PartitionSlice | None = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> StagedBatch:
     """The Parquet files written under `folder` of the port as a staged batch: each described
     from its footer, their columns held to `schema` (drift refused with the diff). Nothing is
     committed; the guard checks (required columns, partition bounds) run at `commit`, after the
     audit has had its say with rule names and samples."""
-    filesystem, root = _filesystem(uri)
+    filesystem, root = _filesystem(uri, storage_options)
     infos = filesystem.get_file_info(pafs.FileSelector(f"{root}/{folder}", recursive=True, allow_not_found=True))
     files = tuple(
         staging.staged_file(filesystem, root, info.path[len(root) + 1:], info.size, partition_by)
@@ -105,8 +120,10 @@ def adopt(
     return staged
 
 
-def _count_nulls(staged: StagedBatch, column: str) -> int:
-    return staged_dataset(staged).count_rows(filter=ds.field(column).is_null())
+def _count_nulls(staged: StagedBatch, column: str, storage_options: Mapping[str, str] | None = None) -> int:
+    import pyarrow.dataset as ds  # reason: Arrow's dataset layer loads only when a footer does not count a column's NULLs
+
+    return staged_dataset(staged, storage_options).count_rows(filter=ds.field(column).is_null())
 
 
 def stage(
@@ -117,33 +134,34 @@ def stage(
     label: str,
     partition_by: str | None = None,
     partition: PartitionSlice | None = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> StagedBatch:
     """`data` conformed to `schema` (drift refused before any file is written), written once as
     the port's staged files and checked; visible to no reader until `commit`."""
     reader = conform(data, schema, label)
-    filesystem, root = _filesystem(uri)
+    filesystem, root = _filesystem(uri, storage_options)
     folder = staging.stage_name()
     try:
-        staging.write_batches(reader, filesystem, f"{root}/{folder}", partition_by)
-        return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition)
+        staging.write_batches(reader, filesystem, f"{root}/{folder}", partition_by, create_dirs=_local(uri) is not None)
+        return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition, storage_options=storage_options)
     except PublishError:
-        _discard(uri, folder)
+        _discard(uri, folder, storage_options)
         raise
     except Exception as exc:  # pyarrow wraps an error raised while the stream is read
-        _discard(uri, folder)
+        _discard(uri, folder, storage_options)
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, PublishError):
             raise cause from None
         raise PublishError(f"{label}: writing the staged files of {uri} failed: {' '.join(str(exc).split())}") from exc
 
 
-def staged_dataset(staged: StagedBatch) -> ds.Dataset:
-    filesystem, root = _filesystem(staged.uri)
+def staged_dataset(staged: StagedBatch, storage_options: Mapping[str, str] | None = None) -> ds.Dataset:
+    filesystem, root = _filesystem(staged.uri, storage_options)
     return staging.staged_dataset(filesystem, root, staged.folder, staged.files, staged.schema, staged.partition_by)
 
 
-def _discard(uri: str, folder: str) -> None:
-    filesystem, root = _filesystem(uri)
+def _discard(uri: str, folder: str, storage_options: Mapping[str, str] | None = None) -> None:
+    filesystem, root = _filesystem(uri, storage_options)
     try:
         filesystem.delete_dir(f"{root}/{folder}")
     except (OSError, FileNotFoundError):
@@ -175,9 +193,9 @@ def commit(
     """
     uri, label, partition = staged.uri, staged.label, staged.partition
     try:  # the last line of defence, whoever wrote the files and whether or not they were audited
-        staging.check_staged(staged.files, staged.schema, partition, label, lambda column: _count_nulls(staged, column))
+        staging.check_staged(staged.files, staged.schema, partition, label, lambda column: _count_nulls(staged, column, storage_options))
     except PublishError:
-        _discard(uri, staged.folder)
+        _discard(uri, staged.folder, storage_options)
         raise
     # One open of the table per publish: each open replays the log since its last checkpoint.
     table = _open(uri, storage_options)
@@ -187,9 +205,13 @@ def commit(
     properties = CommitProperties(custom_metadata={**(commit_metadata or {}), STAGED_FOLDER_KEY: staged.folder})
     try:
         if table is None:
+            # No retry: a create that lost the race for version 0 would be retried as version 1 on
+            # top of the winner's files (no removes: both batches at once; seen on S3, where the
+            # loser learns of the winner from a conditional put). It must fail as a lost race.
+            first = CommitProperties(custom_metadata=properties.custom_metadata, max_commit_retries=0)
             create_table_with_add_actions(
                 uri, schema, actions, mode="error", partition_by=partition_by,
-                storage_options=_options(storage_options), commit_properties=properties,
+                storage_options=_options(storage_options), commit_properties=first,
             )
         else:
             replaced = None
@@ -200,11 +222,11 @@ def commit(
                 partition_filters=replaced, commit_properties=properties,
             )
     except CommitFailedError as exc:
-        _discard(uri, staged.folder)  # certainly not committed: no version can reference them
+        _discard(uri, staged.folder, storage_options)  # certainly not committed: no version can reference them
         raise _raced(label, uri, exc) from exc
     except Exception as exc:  # deltalake raises several unrelated types
         if table is None and _open(uri, storage_options) is not None:  # another first publish created it
-            _discard(uri, staged.folder)
+            _discard(uri, staged.folder, storage_options)
             raise _raced(label, uri, exc) from exc
         # Anything else may have failed after the commit landed: the files stay (an orphan at worst).
         raise PublishError(f"{label}: committing the Delta port at {uri} failed: {' '.join(str(exc).split())}") from exc
@@ -248,7 +270,7 @@ def publish(
     storage_options: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Stage and commit in one call (tests and benchmarks; products publish via runtime/publishing.py)."""
-    staged = stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition)
+    staged = stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition, storage_options=storage_options)
     return commit(staged, commit_metadata, storage_options)
 
 
@@ -257,7 +279,7 @@ def remove_orphans(uri: str, older_than: dt.timedelta, storage_options: Mapping[
     killed publishes, untouched for `older_than` (a younger one may be a publish in progress).
     A folder named by a commit still in the log is kept (its files may be time travelled to;
     Delta's own vacuum removes those). Returns the folders removed."""
-    filesystem, root = _filesystem(uri)
+    filesystem, root = _filesystem(uri, storage_options)
     table = _open(uri, storage_options)
     kept: set[str] = set()
     if table is not None:
@@ -302,13 +324,26 @@ def _at_version(table: DeltaTable, uri: str, label: str, version: int | None) ->
     return version
 
 
-def locate(uri: str, label: str, version: int | None = None, storage_options: Mapping[str, str] | None = None) -> PortLocation:
-    """Where the port's table is, and which version to read (the latest, or `version` validated)."""
+def locate(
+    uri: str, label: str, version: int | None = None, storage_options: Mapping[str, str] | None = None, identity: str = "platform",
+) -> PortLocation:
+    """Where the port's table is, and which version to read (the latest, or `version` validated);
+    an object-store port's location carries the options (keys) of `identity`, which located it."""
     table = open_port(uri, label, storage_options)
     latest = table.version()
     chosen = _at_version(table, uri, label, version)
     local = _local(uri)
-    return PortLocation(str(local) if local else uri, chosen, latest, local is not None, pa.schema(table.schema().to_arrow()))
+    return PortLocation(
+        str(local) if local else uri, chosen, latest, local is not None, pa.schema(table.schema().to_arrow()),
+        identity, {} if local else dict(storage_options or {}),
+    )
+
+
+def _table_filesystem(uri: str, storage_options: Mapping[str, str] | None) -> pafs.FileSystem:
+    """The table's folder as a native pyarrow filesystem: deltalake's default is a Python one,
+    whose every file open takes the GIL from Arrow's IO threads."""
+    filesystem, root = _filesystem(uri, storage_options)
+    return pafs.SubTreeFileSystem(root, filesystem)
 
 
 def read_arrow(
@@ -316,13 +351,10 @@ def read_arrow(
     storage_options: Mapping[str, str] | None = None, version: int | None = None,
 ) -> pa.Table:
     """The port's rows as an Arrow table: the read path of masked ports (masking is a keyed hash
-    in Python) and of ports DuckDB does not read natively yet (object stores, issue 13)."""
+    in Python)."""
     table = open_port(uri, label, storage_options)
     _at_version(table, uri, label, version)
-    local = _local(uri)
-    # A native filesystem for a local port: deltalake's default is a Python one, whose every file
-    # open takes the GIL from Arrow's IO threads.
-    filesystem = pafs.SubTreeFileSystem(str(local), pafs.LocalFileSystem()) if local else None
+    filesystem = _table_filesystem(uri, storage_options)
     if partition is None:
         return table.to_pyarrow_dataset(filesystem=filesystem).to_table(columns=columns)
     # Prune by the files' partition values first: a dataset of every file of ten years costs
@@ -332,18 +364,24 @@ def read_arrow(
 
 
 def read_dataset(uri: str, label: str, storage_options: Mapping[str, str] | None = None, version: int | None = None) -> ds.Dataset:
-    """The port as a lazy Arrow dataset: only for ports DuckDB cannot scan natively yet (object
-    stores, issue 13); local ports are read with DuckDB's delta_scan (runtime/engines/duckdb_ports.py)."""
+    """The port as a lazy Arrow dataset (tests and tools; sessions and governed reads scan ports
+    with DuckDB's delta_scan, runtime/engines/duckdb_ports.py)."""
     table = open_port(uri, label, storage_options)
     _at_version(table, uri, label, version)
-    return table.to_pyarrow_dataset()
+    return table.to_pyarrow_dataset(filesystem=_table_filesystem(uri, storage_options))
 
 
-def server_entry(uri: str, label: str | None = None) -> dict:
-    """An ODCS `servers` entry for a Delta port: local path or object store."""
+def server_entry(uri: str, label: str | None = None, storage_options: Mapping[str, str] | None = None) -> dict:
+    """An ODCS `servers` entry for a Delta port: local path or object store (with the endpoint and
+    region a consumer's client needs; never a key: each consumer reads with its own)."""
     if "://" in uri and not uri.startswith("file://"):
         scheme = uri.split("://", 1)[0]
         entry = {"server": "mesh_port", "type": "s3" if scheme in ("s3", "s3a") else "custom", "location": uri, "format": "delta"}
+        options = storage_options or {}
+        if options.get("AWS_ENDPOINT_URL"):
+            entry["endpointUrl"] = options["AWS_ENDPOINT_URL"]
+        if options.get("AWS_REGION"):
+            entry["region"] = options["AWS_REGION"]
     else:
         entry = {"server": "mesh_port", "type": "local", "path": uri.removeprefix("file://"), "format": "delta"}
     if label is not None:
@@ -354,7 +392,10 @@ def server_entry(uri: str, label: str | None = None) -> dict:
 @dataclass(frozen=True)
 class DeltaPortStore:
     """The PortStore (runtime/ports/store.py) on Delta tables under `root`, a folder or an object
-    store URI. `storage_options` go to deltalake as they are; they are kept out of the repr."""
+    store URI. `storage_options` (the keys of `identity`, endpoint, region) go to deltalake as they
+    are and build the store's pyarrow filesystem; they are kept out of the repr. A store's failure
+    (unreachable, keys refused, access denied) is raised as one line naming the endpoint, the
+    identity or the port (runtime/ports/faults.py), never deltalake's multi-line message."""
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -363,52 +404,83 @@ class DeltaPortStore:
     def uri(self, domain: str, product: str, major: int, masked: bool = False) -> str:
         return port_uri(self.root, domain, product, major, masked)
 
+    @contextmanager
+    def _faults(self, uri: str, error: type[MeshError] = MeshError) -> Iterator[None]:
+        """Say a store's failure in one line (`error`: PublishError on the write path)."""
+        try:
+            yield
+        except Exception as exc:
+            line = faults.fault_line(exc, self.identity, self.storage_options, uri)
+            if line is None:
+                raise
+            raise (PublishError if isinstance(exc, PublishError) else error)(line) from None
+
     def stage(self, uri, data, schema, *, label, partition_by=None, partition=None) -> StagedBatch:
-        return stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition)
+        with self._faults(uri, PublishError):
+            return stage(uri, data, schema, label=label, partition_by=partition_by, partition=partition, storage_options=self.storage_options)
 
     def staging_folder(self, uri: str) -> tuple[str, Path] | None:
         return staging_folder(uri)
 
     def adopt(self, uri, folder, schema, *, label, partition_by=None, partition=None) -> StagedBatch:
-        return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition)
+        with self._faults(uri, PublishError):
+            return adopt(uri, folder, schema, label=label, partition_by=partition_by, partition=partition, storage_options=self.storage_options)
 
     def staged_dataset(self, staged: StagedBatch) -> ds.Dataset:
-        return staged_dataset(staged)
+        with self._faults(staged.uri, PublishError):
+            return staged_dataset(staged, self.storage_options)
 
     def discard(self, uri: str, folder: str) -> None:
-        _discard(uri, folder)
+        _discard(uri, folder, self.storage_options)
 
     def publish(self, staged: StagedBatch, commit_metadata: Mapping[str, str]) -> PublishResult:
-        return commit(staged, commit_metadata, self.storage_options)
+        with self._faults(staged.uri, PublishError):
+            return commit(staged, commit_metadata, self.storage_options)
 
     def remove_orphans(self, uri: str, older_than: dt.timedelta) -> list[str]:
-        return remove_orphans(uri, older_than, self.storage_options)
+        with self._faults(uri):
+            return remove_orphans(uri, older_than, self.storage_options)
 
     def scan(self, uri, label, *, partition=None, columns=None, version=None) -> pa.Table:
-        return read_arrow(uri, label, partition, columns, self.storage_options, version)
+        with self._faults(uri):
+            return read_arrow(uri, label, partition, columns, self.storage_options, version)
 
     def dataset(self, uri: str, label: str, version: int | None = None) -> ds.Dataset:
-        return read_dataset(uri, label, self.storage_options, version)
+        with self._faults(uri):
+            return read_dataset(uri, label, self.storage_options, version)
 
     def locate(self, uri: str, label: str, version: int | None = None) -> PortLocation:
-        return locate(uri, label, version, self.storage_options)
+        with self._faults(uri):
+            return locate(uri, label, version, self.storage_options, self.identity)
 
     def history(self, uri: str, limit: int = 10) -> list[dict]:
-        table = _open(uri, self.storage_options)
-        return table.history(limit) if table is not None else []
+        with self._faults(uri):
+            table = _open(uri, self.storage_options)
+            return table.history(limit) if table is not None else []
 
     def published_majors(self, domain: str, product: str, masked: bool = False) -> list[int]:
+        # Lists only `<root>/<domain>/<product>/` (or its `masked/`): the folders above its ports a
+        # reader of the product may list (docs/deployment.md), with the acting identity's own keys.
         # The raw majors' folder holds `masked/` too, which is no `v<int>`: never listed as a major.
         base = self.uri(domain, product, 0, masked).rsplit("/", 1)[0]
-        # Listing uses pyarrow's own credential chain (the AWS_* variables), not storage_options.
-        filesystem, path = pafs.FileSystem.from_uri(base if "://" in base else str(Path(base).resolve()))
-        majors = []
-        for info in filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
-            name = info.base_name
-            if info.type == pafs.FileType.Directory and name.startswith("v") and name[1:].isdigit():
-                if filesystem.get_file_info(f"{info.path}/_delta_log").type == pafs.FileType.Directory:
-                    majors.append(int(name[1:]))
-        return sorted(majors)
+        with self._faults(base):
+            filesystem, path = _filesystem(base, self.storage_options)
+            majors = []
+            for info in filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
+                name = info.base_name
+                if info.type == pafs.FileType.Directory and name.startswith("v") and name[1:].isdigit():
+                    if filesystem.get_file_info(f"{info.path}/_delta_log").type == pafs.FileType.Directory:
+                        majors.append(int(name[1:]))
+            return sorted(majors)
+
+    def check(self, domain: str) -> None:
+        # One listing of the domain's own folder: the least an identity that publishes there may do.
+        folder = f"{self.root.rstrip('/')}/{domain}"
+        if _local(folder) is not None:
+            return
+        with self._faults(folder):
+            filesystem, path = _filesystem(folder, self.storage_options)
+            filesystem.get_file_info(pafs.FileSelector(path, allow_not_found=True))
 
     def stored_contract(self, uri: str) -> Contract | None:
         history = self.history(uri, 1)
@@ -426,7 +498,7 @@ class DeltaPortStore:
         try:
             table = _open(uri, self.storage_options)
         except Exception as exc:  # a damaged or unreachable table: show it, do not stop the catalog
-            state.error = f"{type(exc).__name__}: {exc}"
+            state.error = faults.fault_line(exc, self.identity, self.storage_options, uri) or f"{type(exc).__name__}: {faults.one_line(str(exc))}"
             return state
         if table is None:
             return state
@@ -442,7 +514,7 @@ class DeltaPortStore:
         return state
 
     def server_entry(self, uri: str, label: str | None = None) -> dict:
-        return server_entry(uri, label)
+        return server_entry(uri, label, self.storage_options)
 
 
 def _row_count(table: DeltaTable) -> int:

@@ -66,13 +66,16 @@ class PublishResult:
 class PortLocation:
     """Where one version of a port's table lies, for an engine that reads the table itself.
     `path` is a local folder (resolved: no symlink between it and the files) when `local`, else
-    the store's URI (object stores: issue 13, read on the Arrow path until then)."""
+    the store's URI (`s3://...`), which an engine reads with `storage_options`: the keys of
+    `identity`, the identity the store that located it acts as (never shown: not in the repr)."""
 
     path: str
     version: int  # the Delta version to read: the latest, or the one a consumer pinned
     latest: int  # the table's latest version
     local: bool
     schema: pa.Schema | None = field(default=None, compare=False)  # the table's, at that version
+    identity: str = "platform"
+    storage_options: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

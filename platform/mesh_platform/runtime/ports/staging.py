@@ -54,10 +54,12 @@ class StagedFile:
 
 
 def write_batches(
-    reader: pa.RecordBatchReader, filesystem, folder: str, partition_by: str | None,
+    reader: pa.RecordBatchReader, filesystem, folder: str, partition_by: str | None, *, create_dirs: bool = True,
 ) -> None:
     """Write a conformed stream as Parquet files under `folder` (hive folders per partition value,
-    the partition column left out of the files, as Delta lays them out). Order is kept."""
+    the partition column left out of the files, as Delta lays them out). Order is kept.
+    `create_dirs=False` for an object store: it has no folders, and pyarrow's way of making them
+    asks about the whole bucket, which an identity allowed only under its domain's prefix may not."""
     import pyarrow.dataset as ds  # reason: Arrow's dataset layer loads when a batch is staged, not at location load
 
     # Written as nullable: a NULL in a required column is refused by `check_staged`, with the
@@ -72,6 +74,7 @@ def write_batches(
         # Names unique across publishes (as Delta writers make them): a file is never mistaken for
         # the one it replaces, by a tool or a person keying files by name.
         basename_template=f"part-{uuid.uuid4().hex}-{{i}}.parquet", existing_data_behavior="error", preserve_order=True,
+        create_dir=create_dirs,
     )
 
 

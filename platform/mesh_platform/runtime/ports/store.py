@@ -22,7 +22,7 @@ from mesh_platform.model.contracts.model import Contract
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.port import PortDescription, PortLocation, PublishResult, StagedBatch
 from mesh_platform.model.access import storage_identity
-from mesh_platform.runtime.settings import storage_options_for, storage_root
+from mesh_platform.runtime.settings import storage_is_remote, storage_options_for, storage_root
 
 if TYPE_CHECKING:  # annotations only (issue 12: no pyarrow.dataset at location load)
     import pyarrow.dataset as ds
@@ -96,8 +96,7 @@ class PortStore(Protocol):
         The read path of masked ports, whose masking runs in Python. PublishError if never published."""
 
     def dataset(self, uri: str, label: str, version: int | None = None) -> ds.Dataset:
-        """The port as a lazy Arrow dataset: only for ports no engine reads natively yet (object
-        stores, issue 13)."""
+        """The port as a lazy Arrow dataset (tools and tests; governed reads scan ports natively)."""
 
     def history(self, uri: str, limit: int = 10) -> list[dict]:
         """The last `limit` commits, newest first: `version`, `timestamp` (ms since the epoch) and
@@ -107,6 +106,11 @@ class PortStore(Protocol):
         """The contract majors of a product that have a port, lowest first; `masked`: that have a
         masked projection (only `<product>/masked/` is listed: a masked consumer's identity may
         list nothing else)."""
+
+    def check(self, domain: str) -> None:
+        """Reach the store as this store's identity, in `domain`'s own folder: a MeshError in one
+        line when the store is unreachable, refuses the identity's keys or denies it (naming the
+        endpoint, the identity); nothing on local disk."""
 
     def stored_contract(self, uri: str) -> Contract | None:
         """The contract the port's latest version was published with (None: never published)."""
@@ -121,6 +125,16 @@ class PortStore(Protocol):
 
     def server_entry(self, uri: str, label: str | None = None) -> dict:
         """An ODCS `servers` entry telling consumers where and how to read the port."""
+
+
+def check_storage(project_root: str | Path, domains: list[str]) -> None:
+    """Before a build touches a port: each domain's identity reaches the store (one listing of
+    its own folder each), so an unreachable store or refused keys stop the build in one line
+    naming the endpoint or the identity, not in every domain's run."""
+    if not storage_is_remote(project_root):
+        return  # a local folder: nothing to reach, no keys
+    for domain in domains:
+        port_store(project_root, acting=domain).check(domain)
 
 
 def port_store(project_root: str | Path, acting: str | None = None) -> PortStore:
