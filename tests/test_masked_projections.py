@@ -40,6 +40,7 @@ from mesh_platform.runtime.settings import masking_key
 from mesh_platform.runtime.sql import SqlSession
 from tests.conftest import ROOT, private_home
 from tests.helpers.mini_mesh import column, edited, write_mesh
+from mesh_platform.runtime.objectstore.access import apply_access
 from tests.helpers.objectstore import local_s3, s3_settings
 
 MESH = Mesh.load(ROOT)
@@ -293,6 +294,7 @@ def test_on_an_object_store_a_port_without_projection_is_refused_to_masked_reade
     with local_s3(home, ROOT) as server:
         for name, value in s3_settings(server, home).items():
             monkeypatch.setenv(name, value)
+        apply_access(ROOT, MESH)  # each domain its identity, granted what the policies grant
         store = port_store(ROOT)
         rows = conformed(generate_bookings(generate_members(count=50), raw_flights, count=200), BOOKINGS)
         # A raw port published before projections existed: nothing beside it.

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.storage_grants import ADMIN, LIST, READ, WRITE, Grant
+from mesh_platform.runtime.objectstore.seaweedfs import GENERATION_IDENTITY
 from mesh_platform.runtime.settings import STORAGE_ROOT_ENV
 
 # The platform's identity is the operator's: every action on every bucket of the local server.
@@ -69,7 +70,7 @@ def configured_actions(config: object) -> dict[str, set[str]]:
     identities = config.get("identities") if isinstance(config, dict) else None
     found: dict[str, set[str]] = {}
     for entry in identities if isinstance(identities, list) else []:
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] != GENERATION_IDENTITY:
             actions = entry.get("actions")
             found[entry["name"]] = {a for a in actions if isinstance(a, str)} if isinstance(actions, list) else set()
     return found
