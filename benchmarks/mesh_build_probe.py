@@ -46,7 +46,7 @@ def mesh_probe(timings_path: Path, argv: list[str]) -> None:
     # publishing, the audit of the staged files is checks.
     P.stage_model = timed(P.stage_model, span("publish", lambda store, engine, session, relation, product, **k: product.id))
     P.audit_staged = timed(P.audit_staged, span("checks", lambda store, staged, rules, product, root: product.id))
-    P.publish = timed(P.publish, span("publish", lambda store, staged, contract, run_id: staged.label))
+    P.publish = timed(P.publish, span("publish", lambda store, staged, contract, run_id, **k: staged.label))
     B.load_location = timed(B.load_location, span("load_location", lambda root, module: module))
     B._run_domain = timed(B._run_domain, span("run_domain", lambda instance, job, *rest: job.job_name))
     B.build = timed(B.build, span("build"))
