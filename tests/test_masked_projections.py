@@ -172,6 +172,23 @@ def test_a_column_newly_personal_is_masked_on_read_over_an_older_projection(buil
     assert sorted(table.column("passenger_email").to_pylist()) == sorted(projected.column("passenger_email").to_pylist())
 
 
+def test_a_column_no_longer_personal_is_still_read_through_the_projection_that_masked_it(built, tmp_path):
+    # The raw port was published with the e-mail personal: unflagging it in the working tree does not
+    # make those published values readable raw to a reader without personal-data rights.
+    contract = yaml.safe_load(BOOKINGS.contract_path.read_text())
+    email = next(c for c in contract["schema"][0]["properties"] if c["name"] == "passenger_email")
+    email.update(classification="public")
+    (tmp_path / "bookings.odcs.yaml").write_text(yaml.safe_dump(contract, sort_keys=False))
+    current = dataclasses.replace(BOOKINGS, contract_path=tmp_path / "bookings.odcs.yaml")
+    assert not current.contract.personal_columns
+    plan = plan_read(MESH, domain_reader("customer_insights"), current)
+    assert locate(plan).path == str(port(built, BOOKINGS, masked=True))
+    emails = read_table(plan, columns=["passenger_email"]).column("passenger_email").to_pylist()
+    assert emails and not any("@" in e for e in emails)
+    # The owner reads its own port raw, as always.
+    assert locate(plan_read(MESH, domain_reader("loyalty"), current)).path == str(port(built, BOOKINGS, masked=False))
+
+
 # -- refusals and failures -------------------------------------------------------------------------
 
 def test_a_refused_publish_changes_neither_port(built_mesh, tmp_path, monkeypatch):

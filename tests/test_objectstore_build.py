@@ -119,8 +119,16 @@ def test_mesh_sql_reads_s3_ports_natively_as_the_acting_domain_and_nothing_else(
     # A view over the port's own files on the store (delta_scan), not a copy registered from Arrow.
     plan = mesh(["sql", "--as", "punctuality", "-c", "EXPLAIN SELECT * FROM flight_operations.flights"], env)
     assert plan.returncode == 0 and "DELTA_SCAN" in plan.stdout, plan.stdout + plan.stderr
-    public = mesh(["sql", "--json", "-c", "SELECT count(*) AS n FROM shared.airports"], env)
+    public = mesh(["sql", "--as", "fleet", "--json", "-c", "SELECT count(*) AS n FROM shared.airports"], env)
     assert json.loads(public.stdout) == [{"n": 1_462}], public.stderr
+    # Without a domain a session would hold the platform's keys, which read every port: refused.
+    anonymous = mesh(["sql", "-c", "SELECT count(*) FROM shared.airports"], env)
+    assert anonymous.returncode == 1 and "reads as a domain: add --as DOMAIN" in anonymous.stderr, anonymous.stderr
+    # DuckDB's delta reader resolves `..` itself, past the secret's textual scope: with the
+    # session's own (domain) keys, the store still refuses what the domain may not read.
+    escape = mesh(["sql", "--as", "customer_insights", "-c",
+                   f"SELECT count(*) FROM delta_scan('s3://{server.bucket}/ports/loyalty/bookings/masked/v1/../../v1')"], env)
+    assert escape.returncode == 1 and "@" not in escape.stdout, escape.stdout + escape.stderr
     # The session's secrets are redacted: no secret key of any identity is ever printed.
     listed = mesh(["sql", "--as", "punctuality", "--json", "-c", "SELECT * FROM duckdb_secrets()"], env)
     assert listed.returncode == 0, listed.stderr

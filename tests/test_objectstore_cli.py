@@ -78,3 +78,40 @@ def test_storage_start_refuses_a_port_in_use_in_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: cannot start the local object store: port {port} (or its gRPC port {port + 10000}) on 127.0.0.1 is in use"]
+
+
+def test_a_restart_keeps_the_identities_access_apply_gave_the_store(tmp_path):
+    home = tmp_path / "mesh_home"
+    port = seaweedfs.free_port_with_grpc()
+    started = storage(["start", "--port", str(port)], home)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        settings = exported(started.stdout)
+        applied = subprocess.run([str(BIN / "mesh"), "access", "apply"], cwd=ROOT, env={**mesh_env(home), **settings},
+                                 capture_output=True, text=True, timeout=300)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        fleet = read_identity(home / "identities" / "domain-fleet.json", "domain-fleet")
+        assert storage(["stop"], home).returncode == 0
+        restarted = storage(["start", "--port", str(port)], home)
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        # The domain's keys still open its own folder: a restart does not sign the code locations out.
+        server = seaweedfs.status(home / "objectstore")
+        s3_client(server, fleet).put_object(Bucket="mesh", Key="ports/fleet/probe", Body=b"x")
+        # The folder of the store's data and keys is the owner's alone.
+        assert oct((home / "objectstore").stat().st_mode & 0o777) == "0o700"
+    finally:
+        storage(["stop"], home)
+
+
+def test_a_stale_pid_of_another_program_is_never_taken_for_the_server(tmp_path):
+    folder = tmp_path / "objectstore"
+    folder.mkdir()
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        # As a reboot leaves it: the recorded pid now belongs to another program.
+        (folder / "server.json").write_text(json.dumps({"folder": str(folder), "pid": other.pid, "s3_port": 1, "filer_port": 2, "bucket": "mesh"}))
+        assert seaweedfs.status(folder) is None
+        assert seaweedfs.stop(folder) is False and other.poll() is None
+    finally:
+        other.kill()
+        other.wait()

@@ -222,6 +222,31 @@ def test_changing_a_policy_and_applying_again_changes_what_the_store_allows(s3, 
     assert "no change" in apply(home, settings, project)
 
 
+@pytest.mark.objectstore
+def test_a_product_that_published_a_projection_stays_masked_after_its_contract_unflags_a_column(s3, tmp_path):
+    server, home, settings = s3
+    project = copy_project(tmp_path / "project")
+    root = settings["MESH_STORAGE_ROOT"]
+    apply(home, settings, project)
+    bookings = Mesh.load(project).find("loyalty", "bookings")
+    publish(raw_uri(bookings, root))
+    publish(projection_uri(bookings, root))
+    # The owner drops the personal classification without a new major: the raw port it published
+    # still holds the values in clear, so a reader without personal-data rights must not get it.
+    contract = project / "domains/loyalty/contracts/bookings.odcs.yaml"
+    contract.write_text(contract.read_text().replace("classification: pii", "classification: public"))
+    unflagged = Mesh.load(project).find("loyalty", "bookings")
+    assert not unflagged.contract.personal_columns and may_read(unflagged, "customer_insights")
+    out = apply(home, settings, project)
+    assert "- domain-customer_insights" not in out, out  # nothing revoked, nothing widened
+    admin = s3_client(server, domain_keys(None))
+    insights = s3_client(server, domain_keys("customer_insights"))
+    assert refused(lambda: insights.get_object(Bucket=server.bucket, Key=a_data_file(admin, server.bucket, raw_uri(bookings, root))))
+    assert not refused(lambda: insights.get_object(Bucket=server.bucket, Key=a_data_file(admin, server.bucket, projection_uri(bookings, root))))
+    shown = mesh(["access", "show", "--json"], home, project, **settings)
+    assert json.loads(shown.stdout)["loyalty.bookings"]["customer_insights"] == "masked", shown.stdout
+
+
 def _eventually(condition, timeout: float = 5) -> bool:
     """The server re-reads its identities when signalled, a moment after `apply` returns."""
     deadline = time.monotonic() + timeout

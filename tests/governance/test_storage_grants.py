@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from mesh_platform.model.access import sees_personal_data
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.storage_grants import (
-    ADMIN, LIST, MASKED, NONE, OWNER, RAW, READ, WRITE, Grant, access_matrix, storage_grants,
+    ADMIN, LIST, MASKED, NONE, OWNER, RAW, READ, WRITE, Grant, access_level, access_matrix, storage_grants,
 )
 from mesh_platform.runtime.objectstore.policy_documents import aws_iam_policies, seaweedfs_config, split_root
 from tests.helpers.mini_mesh import OWNER as LAB_OWNER
@@ -137,3 +138,17 @@ def test_a_root_the_grants_cannot_name_exactly_is_refused_in_one_line(root, mess
 def test_a_root_splits_into_bucket_and_key_prefix():
     assert split_root("s3://lake/mesh/prod/") == ("lake", "mesh/prod/")
     assert split_root("s3://lake") == ("lake", "")
+
+
+def test_a_product_with_a_published_projection_stays_masked_for_readers_without_personal_rights(mesh):
+    # Whatever its contract says now: its raw ports were published with personal values.
+    for product in mesh.products():
+        for domain in mesh.domains:
+            now = access_level(product, domain)
+            after = access_level(product, domain, frozenset({product.id}))
+            if now == RAW and not sees_personal_data(product, domain):
+                assert after == MASKED, (product.id, domain)
+            else:
+                assert after == now, (product.id, domain)
+    assert any(access_level(p, d) == RAW and not sees_personal_data(p, d) for p in mesh.products() for d in mesh.domains)
+

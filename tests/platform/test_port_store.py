@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -192,7 +193,7 @@ def test_each_domain_acts_on_remote_ports_with_its_own_identity_keys(tmp_path, m
     assert store.storage_options["AWS_ACCESS_KEY_ID"] == "LABKEY" and store.storage_options["AWS_REGION"] == "eu-west-1"
     assert "lab-secret" not in repr(store)
     # Another domain with no keys of its own is refused in one line naming its identity and file.
-    with pytest.raises(MeshError, match=r"no storage credentials for identity 'domain-ops': expected .*identities/domain-ops.json") as refused:
+    with pytest.raises(MeshError, match=r"no storage credentials for identity 'domain-ops': .*identities/domain-ops.json") as refused:
         port_store(tmp_path, acting="ops")
     assert "\n" not in str(refused.value) and "lab-secret" not in str(refused.value)
     (folder / "domain-ops.json").write_text('{"access_key_id": "OPSKEY"}')
@@ -211,3 +212,22 @@ def test_local_ports_need_no_identity_and_remote_ports_need_a_shared_masking_key
         masking_key(tmp_path)
     monkeypatch.setenv("MESH_MASKING_KEY", "shared")
     assert masking_key(tmp_path) == b"shared"
+
+
+def test_a_missing_identity_never_falls_back_to_other_keys_in_a_mesh_with_identities(tmp_path, mesh_home, monkeypatch):
+    monkeypatch.setenv("MESH_STORAGE_ROOT", "s3://lake/mesh")
+    # Keys any process of the machine holds: the platform's, say. A domain must never act with them.
+    monkeypatch.setenv("MESH_STORAGE_OPTIONS", '{"AWS_ACCESS_KEY_ID": "PLATFORMKEY", "AWS_SECRET_ACCESS_KEY": "platform-secret"}')
+    folder = mesh_home / "identities"
+    folder.mkdir(parents=True)
+    (folder / "domain-lab.json").write_text('{"access_key_id": "LABKEY", "secretKey": "x", "secret_access_key": "lab-secret"}')
+    assert port_store(tmp_path, acting="lab").storage_options["AWS_ACCESS_KEY_ID"] == "LABKEY"
+    with pytest.raises(MeshError, match=r"no storage credentials for identity 'domain-ops': .*domain-ops.json is missing beside the other identities"):
+        port_store(tmp_path, acting="ops")
+    # A setting that points nowhere is a mistake too, not a reason to use the options' keys.
+    monkeypatch.setenv("MESH_STORAGE_IDENTITIES", str(tmp_path / "no-such-folder"))
+    with pytest.raises(MeshError, match="MESH_STORAGE_IDENTITIES names .*no-such-folder, which is not a folder"):
+        port_store(tmp_path, acting="lab")
+    monkeypatch.delenv("MESH_STORAGE_IDENTITIES")
+    shutil.rmtree(folder)  # no identities at all: one identity for everything, the options' keys
+    assert port_store(tmp_path, acting="ops").storage_options["AWS_ACCESS_KEY_ID"] == "PLATFORMKEY"

@@ -67,6 +67,8 @@ def _print_change(change) -> None:
             console.print(f"[green]+[/] {escape(identity)}: {escape(action)}", soft_wrap=True)
         for action in change.revoked.get(identity, ()):
             console.print(f"[red]-[/] {escape(identity)}: {escape(action)}", soft_wrap=True)
+    if change.warning:
+        errors.print(f"[yellow]warning:[/] {escape(change.warning)}", soft_wrap=True)
     if not change.changed:
         console.print("no change: the store's identities already follow the policies")
     where = "the local object store reloaded them" if change.reloaded else "no local object store runs: it reads them when it starts"
@@ -86,7 +88,10 @@ def show(
     root = _root(project)
     mesh = Mesh.load(root)
     try:
-        matrix = access_matrix(mesh)
+        from mesh_platform.runtime.objectstore.access import projected_products  # reason: the port store loads for `show` only
+
+        # As `apply` grants: a product that published a masked projection stays masked for readers without personal-data rights.
+        matrix = access_matrix(mesh, projected_products(root, mesh) or frozenset())
     except MeshError as exc:
         _fail(str(exc))
     for folder, problem in sorted(mesh.broken.items()):

@@ -34,12 +34,16 @@ def server_folder(root: Path) -> Path:
 
 
 def platform_config(root: Path) -> dict:
-    """The server's first identity configuration: the platform's identity alone."""
+    """The server's identity configuration at start: the platform's identity, and the domains'
+    identities a previous `mesh access apply` gave it (a restart must not sign every domain out)."""
+    from mesh_platform.runtime.objectstore import seaweedfs  # reason: the server module loads for `mesh storage` only
     from mesh_platform.runtime.objectstore.credentials import ensure_identity  # reason: only `start` creates keys
 
     keys = ensure_identity(root, PLATFORM_IDENTITY)
     entry = {"accessKey": keys["AWS_ACCESS_KEY_ID"], "secretKey": keys["AWS_SECRET_ACCESS_KEY"]}
-    return {"identities": [{"name": PLATFORM_IDENTITY, "credentials": [entry], "actions": PLATFORM_ACTIONS}]}
+    kept = [i for i in seaweedfs.read_config(server_folder(root)).get("identities") or []
+            if isinstance(i, dict) and i.get("name") not in (PLATFORM_IDENTITY, seaweedfs.GENERATION_IDENTITY)]
+    return {"identities": [{"name": PLATFORM_IDENTITY, "credentials": [entry], "actions": PLATFORM_ACTIONS}, *kept]}
 
 
 def settings_lines(server, root: Path) -> list[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, storage_identity
+from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, sees_personal_data, storage_identity
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.layout import MASKED_FOLDER
 from mesh_platform.model.mesh import Mesh
@@ -58,23 +58,28 @@ def projection_prefix(product: Product) -> str:
     return f"{product_prefix(product)}{MASKED_FOLDER}/"
 
 
-def access_level(product: Product, domain: str) -> str:
-    """What `domain` may do with `product`'s ports: OWNER, RAW, MASKED or NONE."""
+def access_level(product: Product, domain: str, projected: frozenset[str] = frozenset()) -> str:
+    """What `domain` may do with `product`'s ports: OWNER, RAW, MASKED or NONE. `projected`: the
+    products that have published a masked projection, whose raw ports then hold personal values
+    whatever the working tree's contract says now (a column unflagged, a major without it)."""
     if domain == product.domain:
         return OWNER
     if not may_read(product, domain):
         return NONE
     # A reader for whom any column would be masked reads the projection only (masks_for is the
     # one place that decides who sees personal data; no personal column means nothing to mask).
-    return MASKED if masks_for(product, domain) else RAW
+    if masks_for(product, domain) or (product.id in projected and not sees_personal_data(product, domain)):
+        return MASKED
+    return RAW
 
 
-def domain_grants(mesh: Mesh, domain: str) -> frozenset[Grant]:
-    """Every grant of `domain`'s identity, from the policies of every product of the mesh."""
+def domain_grants(mesh: Mesh, domain: str, projected: frozenset[str] = frozenset()) -> frozenset[Grant]:
+    """Every grant of `domain`'s identity, from the policies of every product of the mesh (and
+    `projected`: see access_level)."""
     own = domain_prefix(domain)
     grants = {Grant(WRITE, own), Grant(READ, own), Grant(LIST, own)}
     for product in mesh.products():
-        level = access_level(product, domain)
+        level = access_level(product, domain, projected)
         if level in (OWNER, NONE):
             continue  # its own products are under its own folder; NONE grants nothing
         grants.add(Grant(LIST, product_prefix(product)))
@@ -82,16 +87,16 @@ def domain_grants(mesh: Mesh, domain: str) -> frozenset[Grant]:
     return frozenset(grants)
 
 
-def storage_grants(mesh: Mesh) -> dict[str, frozenset[Grant]]:
+def storage_grants(mesh: Mesh, projected: frozenset[str] = frozenset()) -> dict[str, frozenset[Grant]]:
     """Identity -> its grants: the platform's, then one identity per domain of the mesh (the
-    shared domain included), in the mesh's order."""
+    shared domain included), in the mesh's order. `projected`: see access_level."""
     grants = {PLATFORM_IDENTITY: frozenset({Grant(ADMIN, "")})}
     for domain in mesh.domains:
-        grants[storage_identity(domain)] = domain_grants(mesh, domain)
+        grants[storage_identity(domain)] = domain_grants(mesh, domain, projected)
     return grants
 
 
-def access_matrix(mesh: Mesh) -> dict[str, dict[str, str]]:
+def access_matrix(mesh: Mesh, projected: frozenset[str] = frozenset()) -> dict[str, dict[str, str]]:
     """Product id -> domain -> access level, for every product and domain of the mesh."""
     domains = list(mesh.domains)
-    return {product.id: {domain: access_level(product, domain) for domain in domains} for product in mesh.products()}
+    return {product.id: {domain: access_level(product, domain, projected) for domain in domains} for product in mesh.products()}

@@ -11,7 +11,7 @@ import difflib
 import re
 from graphlib import CycleError, TopologicalSorter
 
-from mesh_platform.model.access import may_read, refusal
+from mesh_platform.model.access import masks_for, may_read, refusal
 from mesh_platform.model.contracts.versions import release_problem
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
@@ -243,7 +243,9 @@ def supported_input_versions(product: Product, context: PolicyContext):
             from mesh_platform.runtime.ports.majors import retirement_date  # reason: the port store loads only for a pinned older major
             from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads only for a pinned older major
             from mesh_platform.runtime.reading import RETIREMENT_NOTICE  # reason: governed reads load only for a pinned older major
-            until = retirement_date(port_store(context.mesh.root, acting=product.domain), port.domain, port.product, port.major, producer.contract)
+            # A consumer that sees the producer masked reads (and may read) only its projections.
+            masked = bool(masks_for(producer, product.domain))
+            until = retirement_date(port_store(context.mesh.root, acting=product.domain), port.domain, port.product, port.major, producer.contract, masked)
             if until is not None and context.today > until:
                 yield f"pins {port.id}@v{port.major}, retired on {until}: reads are refused; move to v{current}"
             elif until is not None and until - context.today <= RETIREMENT_NOTICE:

@@ -71,12 +71,18 @@ def project(
     commit_metadata: Mapping[str, str], key: bytes,
 ) -> PublishResult | None:
     """Publish the masked projection of raw version `raw` (just committed from `staged`), or None
-    when the contract has no personal column. Raises ProjectionBehind when it cannot."""
+    when the contract has no personal column or a later raw version's projection is already
+    published (a publish that committed after this one finished first). Raises ProjectionBehind
+    when it cannot."""
     masks = projection_masks(contract)
     if not masks:
         return None
     uri = projection_uri(store, staged, contract)
     try:
+        if _projects_newer(store, uri, raw):
+            # A slower publish of an older raw version must not overwrite a newer one's projection
+            # (the projection's own commit would not conflict: it is another table).
+            return None
         schema = masked_schema(staged.schema, masks)
         metadata = {**commit_metadata, PROJECTION_OF_KEY: raw.uri, PROJECTION_OF_VERSION_KEY: str(raw.version)}
         if _replaces_slice(store, uri, staged, raw, masks):
@@ -89,6 +95,13 @@ def project(
         return store.publish(projected, metadata)
     except Exception as exc:  # whatever failed, the raw version stands: say so, in one line
         raise ProjectionBehind(staged.label, raw, uri, " ".join(str(exc).split()) or type(exc).__name__) from exc
+
+
+def _projects_newer(store: PortStore, uri: str, raw: PublishResult) -> bool:
+    """Whether the projection already projects a raw version newer than `raw`."""
+    last = next(iter(store.history(uri, 1)), None)
+    projected = last.get(PROJECTION_OF_VERSION_KEY) if last else None
+    return projected is not None and str(projected).isdigit() and int(projected) > raw.version
 
 
 def _replaces_slice(store: PortStore, uri: str, staged: StagedBatch, raw: PublishResult, masks: dict[str, str]) -> bool:

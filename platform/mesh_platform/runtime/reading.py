@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from mesh_platform.model.access import AccessDenied, masks_for, personal_data_masks, require_read
+from mesh_platform.model.access import AccessDenied, masks_for, personal_data_masks, require_read, sees_personal_data
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError, PublishError
@@ -82,8 +82,13 @@ def plan_read(
     major = current if major is None else major
     if major > current:
         raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
-    # Masked is decided from the working tree's contract alone: the raw port is not opened to decide.
+    # Masked is decided without opening the raw port: by the working tree's contract, or, for a
+    # reader without personal-data rights, by a masked projection of this major (its raw port was
+    # published with personal columns, whatever the contract says now; the store grants such a
+    # reader that projection only: model/storage_grants.py).
     masked = bool(masks_for(product, reader.name, product.contract))
+    if not masked and not sees_personal_data(product, reader.name):
+        masked = store.stored_contract(store.uri(product.domain, product.name, major, True)) is not None
     uri = store.uri(product.domain, product.name, major, masked)
     warning = None
     if major < current:

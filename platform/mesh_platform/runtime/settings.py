@@ -134,9 +134,16 @@ def storage_options_for(project_root: str | Path, acting: str | None) -> dict[st
     if not storage_is_remote(project_root):
         return options
     identity = storage_identity(acting)
+    folder = identities_dir(project_root)
+    if os.environ.get(IDENTITIES_ENV) and not folder.is_dir():
+        raise MeshError(f"{IDENTITIES_ENV} names {folder}, which is not a folder of storage identities' keys")
     path = identity_file(project_root, identity)
     if path.is_file():
         return {**options, **read_identity(path, identity)}
+    if folder.is_dir() and any(folder.glob("*.json")):
+        # A mesh with identities: one missing is a mistake, never a reason to act as whatever
+        # the environment holds (the platform's keys, say), which the store would not tell apart.
+        raise MeshError(f"no storage credentials for identity {identity!r}: {path} is missing beside the other identities' keys (`mesh access apply` writes it)")
     if any(options.get(name) for name in _KEY_OPTIONS) or any(os.environ.get(name) for name in _AMBIENT_CREDENTIALS):
         return options
     raise MeshError(

@@ -32,6 +32,7 @@ from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
+from mesh_platform.runtime.settings import storage_is_remote
 
 WHERE = "mesh sql"
 REACH = "a session reads only the ports it was given as views (`.tables` lists them)"
@@ -65,6 +66,11 @@ class SqlSession:
                 raise MeshError(f"--as {acting!r}: the domain does not load: {broken[acting]}")
             hint = ", ".join(sorted(mesh.domains))
             raise MeshError(f"--as {acting!r}: no such domain in this mesh; domains: {hint}")
+        if acting is None and storage_is_remote(root):
+            # A session acts with a domain's storage identity, whose keys the store holds to that
+            # domain's grants: the platform's own keys read everything, whatever the session's views.
+            raise MeshError("with ports on an object store, `mesh sql` reads as a domain: add --as DOMAIN "
+                            "(the session then holds only that domain's storage identity)")
         session = cls(mesh, acting)
         session.unavailable.update({f"domain {name}": why for name, why in sorted(broken.items())})
         planned = []

@@ -9,7 +9,6 @@ What changed is reported by identity name and action, never by key.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +38,7 @@ class AccessChange:
     identities_removed: tuple[str, ...] = ()
     granted: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity -> actions it gained
     revoked: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity -> actions it lost
+    warning: str | None = None  # what the grants could not take into account
 
     @property
     def changed(self) -> bool:
@@ -66,15 +66,33 @@ def require_server_endpoint() -> None:
         )
 
 
+def projected_products(project_root: str | Path, mesh: Mesh) -> frozenset[str] | None:
+    """The products that have published a masked projection (read as the platform): their raw
+    ports hold personal values, so readers without personal-data rights keep the projection only,
+    even once the working tree's contract no longer marks a column personal. None: the store cannot
+    be read (a first apply, before the server starts; the server down)."""
+    from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads only when grants are applied
+
+    try:
+        store = port_store(project_root)  # no platform keys yet (a first apply) is unreadable too
+        return frozenset(p.id for p in mesh.products() if store.published_majors(p.domain, p.name, masked=True))
+    except MeshError:
+        return None
+
+
 def server_config(project_root: str | Path, mesh: Mesh) -> tuple[dict, tuple[str, ...]]:
     """The local server's identity configuration for the mesh's policies, and the identities
     whose keys were created for it (the others keep theirs)."""
     root = storage_root(project_root)
     split_root(root)  # refused before any key is created
-    grants = storage_grants(mesh)
+    projected = projected_products(project_root, mesh)
+    grants = storage_grants(mesh, projected or frozenset())
     created = tuple(identity for identity in grants if not identity_file(project_root, identity).is_file())
     keys = {identity: ensure_identity(project_root, identity) for identity in grants}
-    return seaweedfs_config(grants, root, keys), created
+    unread = None if projected is not None else (
+        "the store could not be read: grants follow the working tree's contracts only, not the masked "
+        "projections already published; apply again once the store answers")
+    return seaweedfs_config(grants, root, keys), created, unread
 
 
 def apply_access(project_root: str | Path, mesh: Mesh) -> AccessChange:
@@ -82,9 +100,9 @@ def apply_access(project_root: str | Path, mesh: Mesh) -> AccessChange:
     require_whole_mesh(mesh)
     split_root(storage_root(project_root))  # a local root is refused first: it needs no endpoint either
     require_server_endpoint()
-    config, created = server_config(project_root, mesh)
+    config, created, unread = server_config(project_root, mesh)
     folder = local_server_folder(project_root)
-    before = configured_actions(_read_config(folder / seaweedfs.CONFIG_FILE))
+    before = configured_actions(seaweedfs.read_config(folder))
     path = seaweedfs.write_config(folder, config)
     reloaded = seaweedfs.reload(folder)
     after = configured_actions(config)
@@ -96,6 +114,7 @@ def apply_access(project_root: str | Path, mesh: Mesh) -> AccessChange:
         identities_removed=tuple(sorted(name for name in before if name not in after)),
         granted=_changed(after, before),
         revoked=_changed(before, after),
+        warning=unread,
     )
 
 
@@ -103,18 +122,10 @@ def iam_policies(project_root: str | Path, mesh: Mesh) -> dict[str, dict]:
     """Identity -> AWS IAM policy document, for an external S3 (`--format aws-iam`): the same
     grants, attached by the operator's own tooling. No key is created, nothing is written."""
     require_whole_mesh(mesh)
-    return aws_iam_policies(storage_grants(mesh), storage_root(project_root))
+    return aws_iam_policies(storage_grants(mesh, projected_products(project_root, mesh) or frozenset()), storage_root(project_root))
 
 
 def _changed(these: dict[str, set[str]], those: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
     """Identity -> actions of `these` that `those` lacks (all of them for an identity `those` lacks)."""
     found = {name: tuple(sorted(actions - those.get(name, set()))) for name, actions in these.items()}
     return {name: actions for name, actions in found.items() if actions}
-
-
-def _read_config(path: Path) -> object:
-    """The configuration the server was last given; none, or one that is not JSON, reads as empty."""
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}

@@ -16,6 +16,7 @@ def ensure_identity(project_root: str | Path, identity: str) -> dict[str, str]:
     """The keys of `identity` (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), created if it has none."""
     path = identity_file(project_root, identity)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)  # an existing folder too: it holds every identity's secret
     keys = {"access_key_id": f"MESH{secrets.token_hex(8).upper()}", "secret_access_key": secrets.token_urlsafe(30)}
     if not path.exists():
         staging = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")

@@ -113,7 +113,18 @@ def status(folder: Path) -> LocalServer | None:
         server = LocalServer(**json.loads(state.read_text()))
     except (ValueError, TypeError):
         return None
-    return server if _alive(server.pid) else None
+    return server if _alive(server.pid) and _is_our_server(server.pid, folder) else None
+
+
+def _is_our_server(pid: int, folder: Path) -> bool:
+    """Whether `pid` is still the `weed` started for `folder`: after a reboot the recorded pid may
+    be another program's, which must never be signalled."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc to ask (not Linux): trust the live pid, as before
+    data = f"-dir={Path(folder).resolve() / 'data'}".encode()
+    return bool(argv) and argv[0].endswith(b"weed") and data in argv
 
 
 def write_config(folder: Path, config: dict) -> Path:
@@ -125,12 +136,22 @@ def write_config(folder: Path, config: dict) -> Path:
     marker = {"name": GENERATION_IDENTITY, "actions": [],
               "credentials": [{"accessKey": f"GEN{secrets.token_hex(8).upper()}", "secretKey": secrets.token_urlsafe(30)}]}
     config = {**config, "identities": [*(i for i in config["identities"] if i.get("name") != GENERATION_IDENTITY), marker]}
-    path, staging = folder / CONFIG_FILE, folder / f".{CONFIG_FILE}.tmp"
+    # A name of its own: two applies at once each write whole files, and the last rename wins.
+    path, staging = folder / CONFIG_FILE, folder / f".{CONFIG_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(config, out, indent=1)
     os.replace(staging, path)
     return path
+
+
+def read_config(folder: Path) -> dict:
+    """The identity configuration the server in `folder` was last given ({} when none, or not JSON)."""
+    try:
+        config = json.loads((Path(folder) / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _generation_key(folder: Path) -> str | None:
@@ -200,6 +221,7 @@ def start(folder: Path, config: dict, *, s3_port: int = DEFAULT_S3_PORT, bucket:
     if not _port_free(s3_port) or not _port_free(s3_port + GRPC_OFFSET):
         raise MeshError(f"cannot start the local object store: port {s3_port} (or its gRPC port {s3_port + GRPC_OFFSET}) on 127.0.0.1 is in use")
     (folder / "data").mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)  # the data files, the keys' configuration: the owner's alone
     config_path = write_config(folder, config)
     ports = {name: free_port_with_grpc() for name in _COMPONENT_PORTS}
     command = [
