@@ -124,8 +124,9 @@ def test_wrong_or_missing_keys_stop_the_build_in_one_line_naming_the_domains_ide
     result = mesh(["build", "-d", "fleet"], env, timeout=120)
     assert result.returncode == 1
     assert failure_lines(result) == [
-        f"error: no storage credentials for identity 'domain-fleet': expected {fleet} (`mesh access apply` writes it), "
-        "or keys in MESH_STORAGE_OPTIONS / AWS_ACCESS_KEY_ID"
+        # Beside the other identities' keys, a missing one is a mistake: never any other keys instead.
+        f"error: no storage credentials for identity 'domain-fleet': {fleet} is missing beside the other identities' keys "
+        "(`mesh access apply` writes it)"
     ], result.stderr
 
 
