@@ -84,3 +84,14 @@ def test_an_unreachable_store_is_one_line_naming_the_endpoint_and_the_setting():
     assert line == ("the object store at http://10.0.0.9:9000 is unreachable (MESH_STORAGE_OPTIONS AWS_ENDPOINT_URL): "
                     "is it running, and is the endpoint right? (reaching s3://mesh/ports/lab)")
     assert faults.describe("Generic delta kernel error: No files in log segment", identity="x", options={}, uri="u") is None
+
+
+def test_the_local_stores_component_ports_never_take_another_ones_grpc_twin():
+    from mesh_platform.runtime.objectstore.seaweedfs import GRPC_OFFSET, component_ports  # reason: only this test picks ports
+
+    for _ in range(50):
+        s3_port = 30000
+        ports = component_ports(s3_port)
+        every = [s3_port, *ports.values()]
+        twins = {port + GRPC_OFFSET for port in every}
+        assert len(set(every)) == len(every) and not twins & set(every), ports

@@ -94,6 +94,23 @@ def free_port_with_grpc() -> int:
     raise MeshError("found no free pair of loopback ports (port and port + 10000) for the local object store")
 
 
+def component_ports(s3_port: int) -> dict[str, int]:
+    """A free port (and its free gRPC twin) for each internal component: none equal to another's
+    port or twin, which SeaweedFS reserves for its gRPC and refuses at start."""
+    taken = {s3_port, s3_port + GRPC_OFFSET}
+    ports: dict[str, int] = {}
+    for name in _COMPONENT_PORTS:
+        for _ in range(200):
+            port = free_port_with_grpc()
+            if port not in taken and port + GRPC_OFFSET not in taken:
+                break
+        else:
+            raise MeshError("found no free pair of loopback ports for the local object store's components")
+        ports[name] = port
+        taken |= {port, port + GRPC_OFFSET}
+    return ports
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -223,7 +240,7 @@ def start(folder: Path, config: dict, *, s3_port: int = DEFAULT_S3_PORT, bucket:
     (folder / "data").mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)  # the data files, the keys' configuration: the owner's alone
     config_path = write_config(folder, config)
-    ports = {name: free_port_with_grpc() for name in _COMPONENT_PORTS}
+    ports = component_ports(s3_port)
     command = [
         str(weed_binary()), "mini", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-master.telemetry=false", f"-s3.config={config_path}", f"-s3.port={s3_port}", f"-bucket={bucket}",
