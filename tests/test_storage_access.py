@@ -17,7 +17,6 @@ from deltalake.exceptions import DeltaError
 from mesh_platform.model.access import masks_for, may_read, storage_identity
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
-from mesh_platform.model.storage_grants import projection_prefix
 from mesh_platform.runtime.objectstore.access import apply_access
 from mesh_platform.runtime.objectstore.seaweedfs import GENERATION_IDENTITY
 from mesh_platform.runtime.objectstore.credentials import ensure_identity
@@ -63,7 +62,7 @@ def raw_uri(product, root: str) -> str:
 
 
 def projection_uri(product, root: str) -> str:
-    return f"{root}/{projection_prefix(product)}v{product.contract.major}"
+    return port_uri(root, product.domain, product.name, product.contract.major, masked=True)
 
 
 def publish(uri: str) -> None:

@@ -19,7 +19,7 @@ from mesh_platform.cli.common import project_root as _root
 from mesh_platform.model.access import PLATFORM_IDENTITY
 from mesh_platform.model.errors import MeshError
 from mesh_platform.runtime.settings import (
-    IDENTITIES_ENV, MASKING_KEY_ENV, STORAGE_OPTIONS_ENV, STORAGE_ROOT_ENV, identities_dir, mesh_home,
+    IDENTITIES_ENV, MASKING_KEY_ENV, STORAGE_OPTIONS_ENV, STORAGE_ROOT_ENV, identities_dir,
 )
 
 storage_app = typer.Typer(help="Run a local S3-compatible object store for the mesh's ports.", no_args_is_help=True)
@@ -30,7 +30,10 @@ PLATFORM_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 
 
 def server_folder(root: Path) -> Path:
-    return mesh_home(root) / "objectstore"
+    # The one place that names the folder: `mesh access apply` writes its identities there too.
+    from mesh_platform.runtime.objectstore.access import local_server_folder  # reason: the objectstore modules load for `mesh storage` only
+
+    return local_server_folder(root)
 
 
 def platform_config(root: Path) -> dict:
