@@ -44,8 +44,8 @@ def test_the_settings_default_to_in_process_and_the_instance_under_mesh_home(tmp
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "instance"))
     assert run_settings(ROOT).executor == "multiprocess"
     assert run_settings(ROOT).instance_home == tmp_path / "instance"
-    monkeypatch.setenv("MESH_EXECUTOR", "celery")
-    with pytest.raises(MeshError, match="^MESH_EXECUTOR must be one of in_process, multiprocess, found 'celery'$"):
+    monkeypatch.setenv("MESH_EXECUTOR", "spark")
+    with pytest.raises(MeshError, match="^MESH_EXECUTOR must be one of in_process, multiprocess, celery, k8s, found 'spark'$"):
         run_settings(ROOT)
     assert set(EXECUTOR_DEFS) == set(EXECUTORS)  # every value the setting accepts maps to a Dagster executor
 
@@ -80,7 +80,7 @@ def test_with_dagster_home_set_mesh_build_records_there_and_the_catalog_reads_it
 
 @pytest.mark.parametrize("command", ["build", "dev"])
 @pytest.mark.parametrize("setting, value, expected", [
-    ("MESH_EXECUTOR", "threads", "error: MESH_EXECUTOR must be one of in_process, multiprocess, found 'threads'"),
+    ("MESH_EXECUTOR", "threads", "error: MESH_EXECUTOR must be one of in_process, multiprocess, celery, k8s, found 'threads'"),
     ("DAGSTER_HOME", "relative/instance", "error: DAGSTER_HOME must be an absolute path (as Dagster requires), found 'relative/instance'"),
     ("MESH_BUILD_CONCURRENCY", "0", "error: MESH_BUILD_CONCURRENCY must be a whole number of domains, 1 or more, found '0'"),
 ])
@@ -148,3 +148,30 @@ def test_a_run_the_daemon_launches_steps_through_the_executor_from_settings(tmp_
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
         assert group_ends(daemon.pid, timeout=60), "the daemon left processes running"
+
+
+def test_the_deployment_settings_refuse_what_they_cannot_run_without(tmp_path, monkeypatch):
+    """Postgres storage needs its URL, Celery its broker: refused in one line naming the variable,
+    never echoing a URL (it holds a password)."""
+    monkeypatch.setenv("MESH_HOME", str(tmp_path / "home"))
+    settings = run_settings(ROOT)
+    assert (settings.instance_storage, settings.build_mode, settings.celery_broker) == ("sqlite", "in_process", None)
+    monkeypatch.setenv("MESH_INSTANCE_STORAGE", "postgres")
+    with pytest.raises(MeshError, match=r"^MESH_INSTANCE_STORAGE=postgres needs MESH_POSTGRES_URL \("):
+        run_settings(ROOT)
+    monkeypatch.setenv("MESH_POSTGRES_URL", "mysql://user:s3cret@127.0.0.1/db")
+    with pytest.raises(MeshError, match="^MESH_POSTGRES_URL must be a postgresql:// URL") as refused:
+        run_settings(ROOT)
+    assert "s3cret" not in str(refused.value)
+    monkeypatch.setenv("MESH_POSTGRES_URL", "postgresql://user:s3cret@127.0.0.1:5432/mesh")
+    assert run_settings(ROOT).instance_storage == "postgres"
+    monkeypatch.setenv("MESH_EXECUTOR", "celery")
+    with pytest.raises(MeshError, match="^MESH_EXECUTOR=celery needs MESH_CELERY_BROKER"):
+        run_settings(ROOT)
+    monkeypatch.setenv("MESH_CELERY_BROKER", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("MESH_BUILD_MODE", "queued")
+    settings = run_settings(ROOT)
+    assert (settings.executor, settings.celery_broker, settings.build_mode) == ("celery", "redis://127.0.0.1:6379/0", "queued")
+    monkeypatch.setenv("MESH_BUILD_MODE", "parallel")
+    with pytest.raises(MeshError, match="^MESH_BUILD_MODE must be one of in_process, queued, found 'parallel'$"):
+        run_settings(ROOT)

@@ -11,12 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from dagster_celery import celery_executor
+from dagster_k8s import k8s_job_executor
 
 from mesh_platform.runtime.settings import RunSettings, prepared_dagster_home
 
 EXECUTOR_DEFS: dict[str, dg.ExecutorDefinition] = {
     "in_process": dg.in_process_executor,
     "multiprocess": dg.multiprocess_executor,
+    "celery": celery_executor,
+    "k8s": k8s_job_executor,
 }
 
 

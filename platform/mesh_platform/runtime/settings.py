@@ -26,7 +26,20 @@ INTERVAL_ENV = "MESH_AUTOMATION_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 30
 PROJECT_ROOT_ENV = "MESH_PROJECT_ROOT"
 EXECUTOR_ENV = "MESH_EXECUTOR"
-EXECUTORS = ("in_process", "multiprocess")
+# celery: steps on Celery workers (MESH_CELERY_BROKER); k8s: each step a Kubernetes job (dagster-k8s,
+# configured by the deployment: docs/deployment.md).
+EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+CELERY_BROKER_ENV = "MESH_CELERY_BROKER"
+CELERY_BACKEND_ENV = "MESH_CELERY_BACKEND"
+INSTANCE_STORAGE_ENV = "MESH_INSTANCE_STORAGE"
+# Where the Dagster instance keeps runs, events and schedules: SQLite files under the instance
+# folder (embedded, one machine), or a Postgres server every process of the mesh shares.
+INSTANCE_STORAGES = ("sqlite", "postgres")
+POSTGRES_URL_ENV = "MESH_POSTGRES_URL"
+BUILD_MODE_ENV = "MESH_BUILD_MODE"
+# in_process: `mesh build` runs each domain's run itself (the fast local path); queued: it submits
+# one run per domain to the instance's run queue, which the daemon launches.
+BUILD_MODES = ("in_process", "queued")
 # In-process by default: process-per-step start-up cost more than the work itself for domains of
 # one to three steps (the whole demo mesh: 41.8 s in-process, 76.5 s multiprocess on 2 cores;
 # docs/benchmarks.md, "Executor of mesh build").
@@ -239,14 +252,60 @@ def automation_interval_seconds() -> int:
 
 def run_executor() -> str:
     """How the steps of a run execute, for every run of the mesh (`mesh build`, schedules,
-    automation, launches from the UI): `in_process` (default: one process, steps in sequence) or
-    `multiprocess` (one process per step, steps in parallel), from `MESH_EXECUTOR`."""
-    raw = os.environ.get(EXECUTOR_ENV, "").strip()
+    automation, launches from the UI), from `MESH_EXECUTOR`: `in_process` (default: one process,
+    steps in sequence), `multiprocess` (one process per step, steps in parallel), `celery` (steps on
+    Celery workers) or `k8s` (each step a Kubernetes job)."""
+    return _choice(EXECUTOR_ENV, EXECUTORS, DEFAULT_EXECUTOR)
+
+
+def _choice(env: str, choices: tuple[str, ...], default: str) -> str:
+    raw = os.environ.get(env, "").strip()
     if not raw:
-        return DEFAULT_EXECUTOR
-    if raw not in EXECUTORS:
-        raise MeshError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)}, found {raw!r}")
+        return default
+    if raw not in choices:
+        raise MeshError(f"{env} must be one of {', '.join(choices)}, found {raw!r}")
     return raw
+
+
+def instance_storage() -> str:
+    """Where the Dagster instance keeps its runs, events and schedules, from `MESH_INSTANCE_STORAGE`:
+    `sqlite` (default) or `postgres`, which needs `MESH_POSTGRES_URL`."""
+    storage = _choice(INSTANCE_STORAGE_ENV, INSTANCE_STORAGES, "sqlite")
+    if storage == "postgres":
+        postgres_url()
+    return storage
+
+
+def postgres_url() -> str:
+    """The instance's Postgres (`postgresql://user:password@host:port/database`), from
+    `MESH_POSTGRES_URL`. It holds a password: refusals name the variable, never the value, and
+    the instance's dagster.yaml names the variable, not its value."""
+    raw = os.environ.get(POSTGRES_URL_ENV, "").strip()
+    if not raw:
+        raise MeshError(f"{INSTANCE_STORAGE_ENV}=postgres needs {POSTGRES_URL_ENV} (postgresql://user:password@host:port/database)")
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise MeshError(f"{POSTGRES_URL_ENV} must be a postgresql:// URL (postgresql://user:password@host:port/database)")
+    return raw
+
+
+def build_mode() -> str:
+    """How `mesh build` runs its domains, from `MESH_BUILD_MODE`: `in_process` (default) or
+    `queued` (one run per domain through the instance's run queue)."""
+    return _choice(BUILD_MODE_ENV, BUILD_MODES, "in_process")
+
+
+def celery_broker() -> str | None:
+    """The Celery broker steps are sent to (`redis://host:port/0`), from `MESH_CELERY_BROKER`;
+    required when `MESH_EXECUTOR=celery`, unused otherwise."""
+    raw = os.environ.get(CELERY_BROKER_ENV, "").strip()
+    if not raw and run_executor() == "celery":
+        raise MeshError(f"{EXECUTOR_ENV}=celery needs {CELERY_BROKER_ENV} (the broker's URL, e.g. redis://127.0.0.1:6379/0)")
+    return raw or None
+
+
+def celery_backend() -> str | None:
+    """Where Celery keeps step results (`MESH_CELERY_BACKEND`); unset: the broker itself."""
+    return os.environ.get(CELERY_BACKEND_ENV, "").strip() or celery_broker()
 
 
 def build_concurrency() -> int:
@@ -263,15 +322,20 @@ def build_concurrency() -> int:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Where and how the mesh's runs execute, read once per command or code location load.
-    Later deployments add their choices here (a celery or k8s executor, Postgres run storage)."""
+    """Where and how the mesh's runs execute, read once per command or code location load."""
 
     executor: str  # one of EXECUTORS
     instance_home: Path  # the Dagster instance folder, with its dagster.yaml
     build_concurrency: int = 1  # domains `mesh build` runs at once (build_concurrency)
+    instance_storage: str = "sqlite"  # one of INSTANCE_STORAGES
+    build_mode: str = "in_process"  # one of BUILD_MODES
+    celery_broker: str | None = None  # the broker's URL when executor == "celery"
 
 
 def run_settings(project_root: str | Path) -> RunSettings:
     """The run settings of the mesh at `project_root`; a bad value raises a MeshError naming the
     variable. Reads only: whoever opens the instance prepares its folder (prepared_dagster_home)."""
-    return RunSettings(executor=run_executor(), instance_home=dagster_home(project_root), build_concurrency=build_concurrency())
+    return RunSettings(
+        executor=run_executor(), instance_home=dagster_home(project_root), build_concurrency=build_concurrency(),
+        instance_storage=instance_storage(), build_mode=build_mode(), celery_broker=celery_broker(),
+    )
