@@ -7,3 +7,8 @@ WORKSPACE_FILE = "workspace.yaml"
 # Its name cannot be taken for a major (`v<int>`), and storage identities grant it alone to masked
 # consumers (model/storage_grants.py): the layout is part of the access model, not a detail.
 MASKED_FOLDER = "masked"
+
+# The folder of a product's registry entry, beside its ports (<domain>/<product>/registry/): its
+# public declaration (descriptor, contract majors), which every reader of the product is granted
+# (model/storage_grants.py), masked readers included. Not a `v<int>` either.
+REGISTRY_FOLDER = "registry"

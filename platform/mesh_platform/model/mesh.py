@@ -1,7 +1,9 @@
 """The whole mesh as declared on disk: every domain, every product, and how they depend.
 
 Only descriptor files are read here (no domain code is imported), so one domain with broken
-Python never hides the others, and a consumer can check its inputs exist at load time.
+Python never hides the others, and a consumer can check its inputs exist at load time. A domain
+the checkout lacks (a location's image holds only its own domain) is read from the checkout's
+copy of the published registry (model/registry.py): the products of it that this checkout reads.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mesh_platform.model.descriptor import DOMAIN_FILE, Domain, Product, load_do
 from mesh_platform.model.errors import DescriptorError, MeshError, UnavailableProductError, UnknownProductError
 from mesh_platform.model.layout import WORKSPACE_FILE
 from mesh_platform.model.names import is_valid_name, parse_product_id
+from mesh_platform.model.registry import COPY_FOLDER, MISSING_FILE, copied_domains, copy_folder, missing_note
 from mesh_platform.model.yamlfile import load_yaml
 
 SHARED_FOLDER = "shared_assets"
@@ -114,8 +117,12 @@ class Mesh:
         folders = domain_folders(self.root)
         for folder in folders:
             self._read_folder(folder)
-        # The order of Mesh.load whatever was looked up first: shared, then domains by folder.
-        rank = {folder.resolve(): i for i, folder in enumerate(folders)}
+        copies = [c for c in copied_domains(self.root) if not self._is_local(c.name)]
+        for copy in copies:
+            self._read_copy(copy.name)
+        # The order of Mesh.load whatever was looked up first: shared, then domains by folder,
+        # then the registry's.
+        rank = {folder.resolve(): i for i, folder in enumerate(folders + copies)}
         for table, place in ((self.domains, lambda item: rank.get(Path(item[1].folder).resolve(), -1)), (self.broken, lambda item: rank.get(item[0].resolve(), -1))):
             ordered = sorted(dict.items(table), key=place)
             dict.clear(table)
@@ -123,7 +130,39 @@ class Mesh:
 
     def _read_named(self, name) -> None:
         if isinstance(name, str) and is_valid_name(name):  # no path is built from what cannot be a name
-            self._read_folder(self.folder_of(name))
+            if self._is_local(name):
+                self._read_folder(self.folder_of(name))
+            else:
+                self._read_copy(name)
+
+    def _is_local(self, name: str) -> bool:
+        """Whether the checkout holds domain `name`'s folder: then it is the source of truth, and
+        its registry entry is never read."""
+        return (self.folder_of(name) / DOMAIN_FILE).is_file()
+
+    def _read_copy(self, name: str) -> None:
+        """Read domain `name` from the checkout's copy of its registry entries, if there is one."""
+        with self._lock:
+            folder = copy_folder(self.root, name).resolve()
+            if folder in self._read:
+                return
+            self._read.add(folder)
+            if not (folder / DOMAIN_FILE).is_file():
+                return
+            try:
+                domain = load_domain(folder)
+            except MeshError as exc:
+                dict.__setitem__(self.broken, folder, exc)
+                return
+            if domain.name != name:
+                dict.__setitem__(self.broken, folder, DescriptorError(folder / DOMAIN_FILE, "name", f"expected {name!r}: the registry entry is {name!r}'s"))
+                return
+            dict.__setitem__(self.domains, name, domain)
+
+    def from_registry(self, domain: str) -> bool:
+        """Whether `domain` was read from the registry rather than from the checkout."""
+        found = self.domains.get(domain)
+        return found is not None and found.folder.is_relative_to((self.root / COPY_FOLDER).resolve())
 
     def _read_folder(self, folder) -> None:
         with self._lock:
@@ -182,10 +221,20 @@ class Mesh:
         if found is None:
             hint = self.closest(wanted)
             suggestion = f"; closest existing products: {', '.join(hint)}" if hint else ""
+            looked = self.registry_miss(domain, name)
             raise UnknownProductError(
-                f"{consumer} declares input port {wanted!r}, but no domain publishes that product{suggestion}"
+                f"{consumer} declares input port {wanted!r}, but no domain publishes that product"
+                + (f": {looked}" if looked else "") + suggestion
             )
         return found
+
+    def registry_miss(self, domain: str, name: str) -> str | None:
+        """Where product `domain.name` was looked for in the registry and not found, when the
+        checkout lacks its domain (None: the checkout holds it, or no look-up missed it)."""
+        if not is_valid_name(domain) or self._is_local(domain):
+            return None
+        where = missing_note(self.root, domain, name)
+        return f"domain {domain!r} is not in this checkout and the registry has no entry for {domain}.{name} at {where}" if where else None
 
     def unavailable(self, domain: str, name: str) -> str | None:
         """Why product `domain.name` cannot be used by another domain although it may exist: its
@@ -194,7 +243,7 @@ class Mesh:
         if domain not in self.domains:
             if not is_valid_name(domain):
                 return None  # no path is built from what cannot be a domain's name (require refuses it)
-            broken = self.broken.get(self.folder_of(domain))
+            broken = self.broken.get(self.folder_of(domain)) or dict.get(self.broken, copy_folder(self.root, domain).resolve())  # read by the lookup above
             return f"domain {domain!r} does not load: {broken}" if broken is not None else None
         found = self.find(domain, name)
         if found is None:
@@ -267,5 +316,6 @@ def current_mesh(root: Path) -> Mesh:
     """The mesh as on disk now; reloaded whenever a descriptor or contract file changes. Its
     domains are read as they are looked up: a code location reads only what its graph needs."""
     files = sorted(root.glob(f"{SHARED_FOLDER}/**/*.yaml")) + sorted(root.glob(f"{DOMAINS_FOLDER}/*/**/*.yaml"))
+    files += sorted(root.glob(f"{COPY_FOLDER}/*/**/*.yaml")) + sorted(root.glob(f"{COPY_FOLDER}/*/{MISSING_FILE}"))
     stamp = tuple((str(f), f.stat().st_mtime_ns) for f in files)
     return _cached_mesh(root.resolve(), stamp)

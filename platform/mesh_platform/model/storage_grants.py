@@ -10,7 +10,10 @@ identity is granted, prefix by prefix under the storage root, exactly this:
 - a product it may read only masked: read of the projection folder `<domain>/<product>/masked/`
   alone, never the raw port beside it;
 - every product it may read in any form: list of `<domain>/<product>/` (a Delta read lists its
-  `_delta_log/`, finding majors lists the product folder: names, no data);
+  `_delta_log/`, finding majors lists the product folder: names, no data), and read of its
+  registry entry `<domain>/<product>/registry/` (its descriptor and contracts: what a location
+  that lacks the producer's domain loads it from, model/registry.py; a raw reader's read of the
+  product folder covers it);
 - nothing else: no read of the root, no write outside its own domain.
 
 The platform identity (catalog, export, `mesh access` itself) is the operator's: everything.
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, sees_personal_data, storage_identity
 from mesh_platform.model.descriptor import Product
-from mesh_platform.model.layout import MASKED_FOLDER
+from mesh_platform.model.layout import MASKED_FOLDER, REGISTRY_FOLDER
 from mesh_platform.model.mesh import Mesh
 
 READ, LIST, WRITE, ADMIN = "read", "list", "write", "admin"
@@ -58,6 +61,10 @@ def projection_prefix(product: Product) -> str:
     return f"{product_prefix(product)}{MASKED_FOLDER}/"
 
 
+def registry_prefix(product: Product) -> str:
+    return f"{product_prefix(product)}{REGISTRY_FOLDER}/"
+
+
 def access_level(product: Product, domain: str, projected: frozenset[str] = frozenset()) -> str:
     """What `domain` may do with `product`'s ports: OWNER, RAW, MASKED or NONE. `projected`: the
     products that have published a masked projection, whose raw ports then hold personal values
@@ -83,7 +90,10 @@ def domain_grants(mesh: Mesh, domain: str, projected: frozenset[str] = frozenset
         if level in (OWNER, NONE):
             continue  # its own products are under its own folder; NONE grants nothing
         grants.add(Grant(LIST, product_prefix(product)))
-        grants.add(Grant(READ, product_prefix(product) if level == RAW else projection_prefix(product)))
+        if level == RAW:
+            grants.add(Grant(READ, product_prefix(product)))
+        else:  # the projection, and the public declaration a location loads the product from
+            grants |= {Grant(READ, projection_prefix(product)), Grant(READ, registry_prefix(product))}
     return frozenset(grants)
 
 
