@@ -32,7 +32,7 @@ from mesh_platform.runtime.ports import faults, staging
 from mesh_platform.runtime.ports.conform import PartitionSlice, check_columns, conform
 from mesh_platform.runtime.ports.s3_options import pyarrow_arguments
 from mesh_platform.runtime.ports.port import (
-    RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri,
+    RUN_ID_KEY, PortDescription, PortLocation, PublishResult, StagedBatch, contract_of_commit, port_uri, registry_uri,
 )
 
 if TYPE_CHECKING:  # annotations only: a code location's policies look at ports without pyarrow.dataset (issue 12)
@@ -515,6 +515,34 @@ class DeltaPortStore:
 
     def server_entry(self, uri: str, label: str | None = None) -> dict:
         return server_entry(uri, label, self.storage_options)
+
+    def registry_uri(self, domain: str, product: str) -> str:
+        return registry_uri(self.root, domain, product)
+
+    def write_entry_file(self, domain: str, product: str, name: str, data: bytes) -> None:
+        uri = registry_uri(self.root, domain, product, name)
+        with self._faults(uri):
+            filesystem, path = _filesystem(uri, self.storage_options)
+            local = _local(uri)
+            if local is None:  # one PUT: an object appears whole or not at all
+                with filesystem.open_output_stream(path) as out:
+                    out.write(data)
+                return
+            # On disk: written beside, then renamed over, so a reader never opens half a file.
+            local.parent.mkdir(parents=True, exist_ok=True)
+            partial = local.with_name(f".{local.name}.{staging.stage_name()}")
+            partial.write_bytes(data)
+            partial.replace(local)
+
+    def read_entry_file(self, domain: str, product: str, name: str) -> bytes | None:
+        uri = registry_uri(self.root, domain, product, name)
+        with self._faults(uri):
+            filesystem, path = _filesystem(uri, self.storage_options)
+            try:
+                with filesystem.open_input_stream(path) as stream:
+                    return stream.read()
+            except FileNotFoundError:
+                return None
 
 
 def _row_count(table: DeltaTable) -> int:

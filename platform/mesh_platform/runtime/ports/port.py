@@ -12,7 +12,7 @@ import pyarrow as pa
 import yaml
 
 from mesh_platform.model.contracts.model import Contract, contract_from_mapping
-from mesh_platform.model.layout import MASKED_FOLDER
+from mesh_platform.model.layout import MASKED_FOLDER, REGISTRY_FOLDER
 from mesh_platform.model.names import check_name
 from mesh_platform.runtime.ports.conform import PartitionSlice
 from mesh_platform.runtime.ports.staging import StagedFile
@@ -34,6 +34,16 @@ def port_uri(storage_root: str, domain: str, product: str, major: int, masked: b
         raise ValueError(f"port major {major!r} is not a contract major version (a non-negative integer)")
     folder = f"{MASKED_FOLDER}/" if masked else ""
     return f"{storage_root.rstrip('/')}/{domain}/{product}/{folder}v{major}"
+
+
+def registry_uri(storage_root: str, domain: str, product: str, name: str | None = None) -> str:
+    """The address of a product's registry entry (model/registry.py), `<product>/registry`, or of
+    its file `name` (a plain file name: no escape from the entry)."""
+    check_name(domain, "domain")
+    check_name(product, "product")
+    if name is not None and (not name or "/" in name or "\\" in name or name.startswith(".")):
+        raise ValueError(f"{name!r} is not a registry entry's file name")
+    return f"{storage_root.rstrip('/')}/{domain}/{product}/{REGISTRY_FOLDER}" + (f"/{name}" if name else "")
 
 
 @dataclass(frozen=True)

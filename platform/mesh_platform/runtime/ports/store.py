@@ -126,6 +126,16 @@ class PortStore(Protocol):
     def server_entry(self, uri: str, label: str | None = None) -> dict:
         """An ODCS `servers` entry telling consumers where and how to read the port."""
 
+    def registry_uri(self, domain: str, product: str) -> str:
+        """The address of a product's registry entry, beside its ports (`<product>/registry`)."""
+
+    def write_entry_file(self, domain: str, product: str, name: str, data: bytes) -> None:
+        """Write one file of a product's registry entry whole (a reader never sees half of it),
+        as this store's identity: on an object store, the owner domain's alone may."""
+
+    def read_entry_file(self, domain: str, product: str, name: str) -> bytes | None:
+        """One file of a product's registry entry (None: there is none), as this store's identity."""
+
 
 def check_storage(project_root: str | Path, domains: list[str]) -> None:
     """Before a build touches a port: each domain's identity reaches the store (one listing of
