@@ -110,9 +110,17 @@ def validate(
     mesh's policies. Exits 1 when a domain does not load or an error policy fails."""
     from mesh_platform.orchestration.mesh_validation import validate_mesh  # Dagster loads only for this command
 
+    from mesh_platform.runtime.registry import publish_domains, sync_registry  # reason: the store loads only for this command
+
     root = _root(project)
     with console.status("validating every domain…") if not as_json else contextlib.nullcontext():
+        sync_registry(root)  # the declarations of the domains this checkout lacks and consumes
         reports = validate_mesh(root)
+        # Each domain that loads publishes its declaration: what locations lacking it load it from.
+        unpublished = publish_domains(root, [r.domain for r in reports if r.ok])
+        for report in reports:
+            if report.domain in unpublished:
+                report.notes.append(f"registry entries not published: {unpublished[report.domain]}")
     if as_json:
         console.print_json(json.dumps([dataclasses.asdict(r) for r in reports]))
     else:

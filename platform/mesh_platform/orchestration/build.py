@@ -33,6 +33,7 @@ from mesh_platform.orchestration.definitions import build_job_name
 from mesh_platform.orchestration.orphaned_runs import build_tags
 from mesh_platform.orchestration.runs import instance_for
 from mesh_platform.runtime.ports.store import check_storage
+from mesh_platform.runtime.registry import publish_entries, sync_registry
 from mesh_platform.runtime.settings import prepared_dagster_home, run_settings
 
 if TYPE_CHECKING:
@@ -236,13 +237,14 @@ def build(
     """Build the selected domains (all by default) in dependency order; never raises for a
     domain's failure: the report says which product and step failed. A product whose input did
     not build (or cannot be read) is skipped with that cause; its domain's other products build."""
+    sync_registry(root)  # what this checkout consumes of domains it lacks (a location's image: only its own)
     mesh = Mesh.load(root)
     locations = workspace_locations(root)
     unknown = sorted(set(domains or []) - set(locations))
     if unknown:
         raise MeshError(f"unknown domain(s) {', '.join(unknown)}; workspace.yaml lists {', '.join(sorted(locations))}")
     order = mesh.domain_order() + sorted(set(locations) - set(mesh.domains))
-    selected = [d for d in order if domains is None or d in domains]
+    selected = [d for d in order if d in locations and (domains is None or d in domains)]  # never a registry's domain
     settings = run_settings(root)  # a bad MESH_EXECUTOR or DAGSTER_HOME stops the build here, before any domain loads
     check_storage(root, [d for d in selected if d in mesh.domains])  # an unreachable store or refused keys: one line, now
     instance = instance_for(root)
@@ -292,7 +294,9 @@ def build(
             errors, status, run_id, published = [_one_line(outcome)], "failed", None, {}
         else:
             errors, run_id, published = _step_failures(outcome.events), outcome.run_id, _published(outcome.events)
-            status = "failed" if not outcome.success else "partly built" if skip_note else "succeeded"
+            unregistered = _publish_registry(root, mesh, name, [p for p in runnable if p in published])
+            errors += unregistered
+            status = "failed" if not outcome.success or unregistered else "partly built" if skip_note else "succeeded"
         report.domains.append(
             DomainResult(name, status, time.monotonic() - started, run_id, "; ".join(errors + ([skip_note] if skip_note else [])) or None)
         )
@@ -358,6 +362,16 @@ def _published(events: list[dg.DagsterEvent]) -> dict[str, tuple[int | None, int
             rows = metadata.get("dagster/row_count")
             published[event.asset_key.path[-1]] = (rows.value if rows else None, metadata["delta_version"].value)
     return published
+
+
+def _publish_registry(root: Path, mesh: Mesh, domain: str, products: list[str]) -> list[str]:
+    """Publish the registry entries of the products a run published (runtime/registry.py); the
+    failure, as one line, when they could not be: consumers lacking the domain cannot load them."""
+    try:
+        publish_entries(root, mesh.domains[domain], products)
+    except MeshError as exc:
+        return [f"registry entries of {domain} not published: {_one_line(exc)}"]
+    return []
 
 
 def _one_line(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
 from mesh_platform.orchestration.runs import executor_for
 from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
+from mesh_platform.runtime.registry import sync_registry
 from mesh_platform.runtime.settings import find_project_root, run_settings
 from mesh_platform.runtime.validation import validate_domain
 
@@ -87,6 +88,7 @@ def domain_definitions(
     A product violating an error policy keeps the whole domain from deploying, with the reason."""
     folder = Path(domain_file).resolve().parent
     root = find_project_root(folder)
+    sync_registry(root, [current_mesh(root).domain_at(folder)])  # its inputs of domains this checkout lacks
     mesh = current_mesh(root)
     domain = mesh.domain_at(folder)
     inputs = _input_specs(domain, mesh)  # first: an unknown input port fails before any work
