@@ -75,6 +75,14 @@ def test_a_location_holding_only_its_domain_loads_and_builds_through_the_registr
     assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
     assert f"Validation successful for code location {CONSUMER}." in validate.stdout + validate.stderr
 
+    entry = _storage(home) / CONSUMER / "member_delay_exposure" / "registry"
+    shutil.rmtree(entry)
+    validate = run_mesh(["validate", "--json"], home, cwd=location)
+    assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
+    [report] = json.loads(validate.stdout)
+    assert (report["domain"], report["ok"], report["notes"]) == (CONSUMER, True, [])
+    assert json.loads((entry / "index.json").read_text())["product"] == "member_delay_exposure"  # validate publishes its own
+
     port = _storage(home) / CONSUMER / "member_delay_exposure" / "v1"
     before = len(list((port / "_delta_log").glob("*.json")))
     build = run_mesh(["build", "--json"], home, cwd=location)

@@ -29,8 +29,11 @@ def publish_entries(root: Path, domain: Domain, products: list[str] | None = Non
     """Publish the registry entry of each of `domain`'s products (all, or `products`), as the
     domain's own identity. The index goes last: a reader never finds an index naming a file
     that is not there yet."""
+    names = sorted(domain.products if products is None else products)
+    if not names:
+        return
     store = port_store(root, acting=domain.name)
-    for name in sorted(domain.products if products is None else products):
+    for name in names:
         product = domain.products[name]
         served = _served(store, product)
         files = entry_files(product, domain.folder / DOMAIN_FILE)
