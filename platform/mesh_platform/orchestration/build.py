@@ -31,7 +31,7 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh, workspace_locations
 from mesh_platform.orchestration.definitions import build_job_name
 from mesh_platform.orchestration.orphaned_runs import build_tags
-from mesh_platform.orchestration.runs import instance_for
+from mesh_platform.orchestration.runs import check_executor, instance_for
 from mesh_platform.runtime.ports.store import check_storage
 from mesh_platform.runtime.settings import prepared_dagster_home, run_settings
 
@@ -245,6 +245,7 @@ def build(
     selected = [d for d in order if domains is None or d in domains]
     settings = run_settings(root)  # a bad MESH_EXECUTOR or DAGSTER_HOME stops the build here, before any domain loads
     check_storage(root, [d for d in selected if d in mesh.domains])  # an unreachable store or refused keys: one line, now
+    check_executor(settings)  # a Celery broker that does not answer: one line, now
     instance = instance_for(root)
     report = BuildReport()
     not_built: dict[str, str] = {}  # product id -> why it did not build in this run
