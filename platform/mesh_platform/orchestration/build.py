@@ -45,6 +45,7 @@ PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.RUN_FAILURE,  # the cause when no step failed (a Celery worker lost mid-step)
 }
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -211,6 +212,11 @@ def _step_failures(events: list[dg.DagsterEvent]) -> list[str]:
             cause = (error.cause or error) if error else None  # the user's exception, not Dagster's wrapper
             message = " ".join((cause.message if cause else "unknown error").split())
             failures.append(f"step {event.step_key} failed: {message}")
+    if not failures:
+        for event in events:
+            error = event.event_type == dg.DagsterEventType.RUN_FAILURE and event.event_specific_data.error
+            if error:
+                failures.append(f"run failed: {' '.join(error.message.split())}")
     return failures
 
 
