@@ -51,16 +51,21 @@ def _wait_for(what: str, log: Path, process: subprocess.Popen, marker: str, time
 
 
 def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM to the whole group (a Celery worker's pool processes and their dbt children), then
-    SIGKILL to what is left."""
+    """SIGTERM to the whole group (a Celery worker's pool processes and their dbt children), SIGKILL
+    when it does not end in time; then whatever of the group is left. The leader is reaped first:
+    an unreaped leader would still count as a member of its group."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    if not group_ends(process.pid, timeout=timeout):
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        group_ends(process.pid, timeout=10)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
+        process.wait()
+    if not group_ends(process.pid, timeout=10):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        assert group_ends(process.pid, timeout=10), f"processes of group {process.pid} survived SIGKILL"
 
 
 @contextlib.contextmanager
