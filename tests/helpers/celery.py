@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import sysconfig
 import time
 from collections.abc import Iterator
@@ -133,8 +132,3 @@ def descendants(pid: int) -> list[int]:
             todo.append(child)
     return found
 
-
-if __name__ == "__main__":  # a manual check: start redis and two workers for MESH_HOME, until Ctrl-C
-    with celery_mesh(Path(sys.argv[1]), Path(sys.argv[2])) as mesh:
-        print(mesh.broker, flush=True)
-        signal.pause()
