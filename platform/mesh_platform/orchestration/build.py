@@ -31,7 +31,7 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh, workspace_locations
 from mesh_platform.orchestration.definitions import build_job_name
 from mesh_platform.orchestration.orphaned_runs import build_tags
-from mesh_platform.orchestration.runs import instance_for
+from mesh_platform.orchestration.runs import check_executor, instance_for
 from mesh_platform.runtime.ports.store import check_storage
 from mesh_platform.runtime.registry import publish_entries, sync_registry
 from mesh_platform.runtime.settings import prepared_dagster_home, run_settings
@@ -46,6 +46,7 @@ PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.RUN_FAILURE,  # the cause when no step failed (a Celery worker lost mid-step)
 }
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -212,6 +213,11 @@ def _step_failures(events: list[dg.DagsterEvent]) -> list[str]:
             cause = (error.cause or error) if error else None  # the user's exception, not Dagster's wrapper
             message = " ".join((cause.message if cause else "unknown error").split())
             failures.append(f"step {event.step_key} failed: {message}")
+    if not failures:
+        for event in events:
+            error = event.event_type == dg.DagsterEventType.RUN_FAILURE and event.event_specific_data.error
+            if error:
+                failures.append(f"run failed: {' '.join(error.message.split())}")
     return failures
 
 
@@ -247,6 +253,7 @@ def build(
     selected = [d for d in order if d in locations and (domains is None or d in domains)]  # never a registry's domain
     settings = run_settings(root)  # a bad MESH_EXECUTOR or DAGSTER_HOME stops the build here, before any domain loads
     check_storage(root, [d for d in selected if d in mesh.domains])  # an unreachable store or refused keys: one line, now
+    check_executor(settings)  # a Celery broker that does not answer: one line, now
     instance = instance_for(root)
     report = BuildReport()
     not_built: dict[str, str] = {}  # product id -> why it did not build in this run

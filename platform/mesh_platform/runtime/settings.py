@@ -308,6 +308,47 @@ def celery_backend() -> str | None:
     return os.environ.get(CELERY_BACKEND_ENV, "").strip() or celery_broker()
 
 
+def celery_backend_is_set() -> bool:
+    return bool(os.environ.get(CELERY_BACKEND_ENV, "").strip())
+
+
+# Kubernetes (MESH_EXECUTOR=k8s): each step a Kubernetes job that dagster-k8s starts from the code
+# location's own pod; these name what every such job of the location gets (docs/deployment.md,
+# "Executors: Celery workers and Kubernetes jobs"). Unset, dagster-k8s takes the run's pod's image.
+K8S_NAMESPACE_ENV = "MESH_K8S_NAMESPACE"  # default: "default"
+K8S_IMAGE_ENV = "MESH_K8S_IMAGE"  # the domain's image; default: the run's own
+K8S_SERVICE_ACCOUNT_ENV = "MESH_K8S_SERVICE_ACCOUNT"  # default: the namespace's default account
+K8S_SECRET_ENV = "MESH_K8S_SECRET"  # the Secret whose keys become the step's environment
+K8S_CPU_ENV = "MESH_K8S_CPU"  # e.g. "500m": a step's CPU request and limit
+K8S_MEMORY_ENV = "MESH_K8S_MEMORY"  # e.g. "2Gi": a step's memory request and limit
+
+
+@dataclass(frozen=True)
+class K8sSettings:
+    namespace: str = "default"
+    image: str | None = None
+    service_account: str | None = None
+    secret: str | None = None  # holds the domain's storage identity's keys and MESH_MASKING_KEY
+    cpu: str | None = None
+    memory: str | None = None
+
+
+def k8s_settings() -> K8sSettings:
+    """The Kubernetes jobs' settings of this code location, from the MESH_K8S_* variables. Names
+    only: the secret's values never pass through the mesh, Kubernetes injects them into the pod."""
+    def value(env: str) -> str | None:
+        raw = os.environ.get(env, "").strip()
+        if raw and any(c.isspace() for c in raw):
+            raise MeshError(f"{env} must be one Kubernetes name or quantity without spaces, found {raw!r}")
+        return raw or None
+
+    return K8sSettings(
+        namespace=value(K8S_NAMESPACE_ENV) or "default", image=value(K8S_IMAGE_ENV),
+        service_account=value(K8S_SERVICE_ACCOUNT_ENV), secret=value(K8S_SECRET_ENV),
+        cpu=value(K8S_CPU_ENV), memory=value(K8S_MEMORY_ENV),
+    )
+
+
 def build_concurrency() -> int:
     """How many domains `mesh build` runs at once when none depends on another, from
     `MESH_BUILD_CONCURRENCY`. By default half the cores: a domain's run keeps about two busy
