@@ -97,24 +97,29 @@ class FileScheduling(LoadGroupScheduling):
         super()._assign_work_unit(node)
 
 
-# Files taking 45 s or more in all (`--durations`, 2 idle cores), slowest first: handed out first, the
-# many short files then fill both workers evenly to the end.
+# Files taking 20 s or more in all, slowest first (`--durations`, the last full run on 2 cores):
+# handed out first, the many short files then fill both workers evenly to the end. A file missing
+# here is queued by its number of tests, so a slow file of one or two tests would start last and
+# leave the other worker idle for its whole length (test_build_concurrency did: 131 s at the end).
 SLOWEST_FILES = (
     "tests/test_blast_radius.py",
-    "tests/test_automation.py",
-    "tests/test_conventions.py",
     "tests/test_benchmark_smoke.py",
+    "tests/test_conventions.py",
+    "tests/test_build_concurrency.py",
+    "tests/test_automation.py",
+    "tests/test_scaffold.py",
     "tests/test_failures.py",
     "tests/test_workspace.py",
-    "tests/test_scaffold.py",
     "tests/test_write_audit_publish.py",
-    "tests/test_new_product_files.py",
-    "tests/test_run_settings.py",
     "tests/test_port_reliability.py",
-    "tests/governance/test_no_personal_data.py",
     "tests/test_tutorial.py",
     "tests/test_orphaned_runs.py",
+    "tests/test_new_product_files.py",
+    "tests/governance/test_no_personal_data.py",
+    "tests/test_run_settings.py",
     "tests/test_isolation.py",
+    "tests/platform/test_contract_versions.py",
+    "tests/test_contract_inputs.py",
 )
 
 

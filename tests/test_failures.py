@@ -3,7 +3,6 @@ still loads and builds."""
 
 from __future__ import annotations
 
-import subprocess
 import textwrap
 
 import pytest
@@ -13,7 +12,7 @@ from mesh_platform import domain_definitions
 from mesh_platform.model.errors import DescriptorError, UnknownProductError
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.orchestration.definitions import POLICY_REPORT_KEY
-from tests.conftest import BIN, copy_project, mesh_env, run_mesh
+from tests.conftest import copy_project, run_mesh
 
 
 @pytest.fixture
@@ -87,17 +86,11 @@ def add_broken_domain(project):
 
 
 def test_a_broken_domain_does_not_stop_the_others(project, tmp_path):
+    # Dagster's own loader with one location that does not import (exit 1, the others validated,
+    # the missing module named) is test_conventions.py's `dg check defs` on a broken loyalty, and
+    # `dagster definitions validate -w workspace.yaml` on a broken fleet in test_blast_radius.py:
+    # a third ~35 s run of the same loader is left out here; this test is `mesh build`'s side.
     add_broken_domain(project)
-    validate = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=project, env=mesh_env(tmp_path / "home", DAGSTER_HOME=str(tmp_path)), capture_output=True, text=True, timeout=300,
-    )
-    output = validate.stdout + validate.stderr
-    assert validate.returncode != 0
-    for location in ["shared", "flight_operations", "fleet", "weather", "punctuality"]:
-        assert f"Validation successful for code location {location}." in output
-    assert "broken_domain" in output and "missing_module" in output
-
     build = run_mesh(["build", "--domain", "shared", "--domain", "broken_domain"], tmp_path / "home", cwd=project)
     assert build.returncode == 1
     assert "shared.carriers" in build.stdout and "published" in build.stdout
