@@ -59,11 +59,16 @@ def spark_type(arrow_type: pa.DataType, column: str) -> str:
     raise MeshError(f"column {column!r}: the Spark engine cannot read a port column of type {arrow_type}")
 
 
+def _glob_escaped(path: str) -> str:
+    """`path` as a Hadoop glob naming only itself (Spark globs every path it reads)."""
+    return _GLOB_SPECIAL.sub(r"\\\1", path)
+
+
 def file_glob(folder: str, files: Sequence[str]) -> str:
     """One path naming exactly `files` (relative to `folder`) as a Hadoop brace glob."""
-    escaped = [_GLOB_SPECIAL.sub(r"\\\1", path) for path in files]
+    escaped = [_glob_escaped(path) for path in files]
     inner = escaped[0] if len(escaped) == 1 else "{" + ",".join(escaped) + "}"
-    return _GLOB_SPECIAL.sub(r"\\\1", folder.rstrip("/")) + "/" + inner
+    return _glob_escaped(folder.rstrip("/")) + "/" + inner
 
 
 def _partition_scan(folder: str, files: Sequence[str], schema: pa.Schema, values: Mapping[str, str | None]) -> str:
@@ -105,4 +110,4 @@ def drop_view_statement(producer: str, product: str) -> str:
 def statements_query(path: str) -> str:
     """The query the project's `on-run-start` hook runs to find the statements of a run (a JSON
     lines file the platform wrote before dbt started), in order."""
-    return f"SELECT statement FROM json.{identifier(path)} ORDER BY position"
+    return f"SELECT statement FROM json.{identifier(_glob_escaped(path))} ORDER BY position"
