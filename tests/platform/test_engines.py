@@ -44,22 +44,22 @@ def test_a_dbt_domain_runs_on_duckdb_unless_its_domain_yaml_names_another_engine
 
 
 def test_an_unknown_engine_is_refused_naming_domain_yaml_the_field_and_the_engines_available(tmp_path):
-    domain = lab_domain(tmp_path, dbt_project="lab", engine="spark")
+    domain = lab_domain(tmp_path, dbt_project="lab", engine="trino")
     with pytest.raises(DescriptorError) as refused:
         engine_for(domain)
     assert (refused.value.path, refused.value.field) == (str(tmp_path / "lab" / "domain.yaml"), "engine")
-    assert str(refused.value).endswith("domain.yaml: engine: unknown compute engine 'spark'; expected one of: duckdb")
-    assert sorted(ENGINES) == ["duckdb"]  # the message lists every installed engine
+    assert str(refused.value).endswith("domain.yaml: engine: unknown compute engine 'trino'; expected one of: duckdb, spark")
+    assert sorted(ENGINES) == ["duckdb", "spark"]  # the message lists every installed engine
 
 
 def test_mesh_validate_names_the_unknown_engine_of_a_domain_and_checks_the_others(tmp_path):
     project = copy_project(tmp_path / "project")
     descriptor = project / "domains" / "fleet" / "domain.yaml"
-    descriptor.write_text(descriptor.read_text() + "engine: spark\n")
+    descriptor.write_text(descriptor.read_text() + "engine: trino\n")
     validated = run_mesh(["validate", "--json"], tmp_path / "home", cwd=project)
     assert validated.returncode == 1, validated.stdout + validated.stderr
     reports = {r["domain"]: r for r in json.loads(validated.stdout)}
-    assert reports["fleet"]["error"] == f"{descriptor}: engine: unknown compute engine 'spark'; expected one of: duckdb"
+    assert reports["fleet"]["error"] == f"{descriptor}: engine: unknown compute engine 'trino'; expected one of: duckdb, spark"
     assert reports["weather"]["ok"] and reports["flight_operations"]["ok"]  # the other dbt and Python domains still load
 
 

@@ -380,3 +380,85 @@ def run_settings(project_root: str | Path) -> RunSettings:
         executor=run_executor(), instance_home=dagster_home(project_root), build_concurrency=build_concurrency(),
         instance_storage=instance_storage(), build_mode=build_mode(), celery_broker=celery_broker(),
     )
+
+
+# --- compute engines of dbt domains (runtime/engines) ---------------------------------------
+
+ENGINES_ENV = "MESH_ENGINES"
+SPARK_METHOD_ENV = "MESH_SPARK_METHOD"
+SPARK_MASTER_ENV = "MESH_SPARK_MASTER"
+SPARK_CONF_ENV = "MESH_SPARK_CONF"
+SPARK_PROFILE_ENV = "MESH_SPARK_PROFILE"
+# dbt-spark's connection methods: `session` runs Spark inside dbt's own process (here, and on a
+# driver host); thrift/http/odbc reach a Spark Thrift server or Databricks (MESH_SPARK_PROFILE).
+SPARK_METHODS = ("session", "thrift", "http", "odbc")
+DEFAULT_SPARK_MASTER = "local[2]"
+
+
+def _json_object(env: str, expected: str) -> dict[str, str]:
+    """A JSON object of strings from `env` (empty when unset). Refusals name the variable and the
+    key, never a value: a profile may hold a token."""
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MeshError(f"{env} is not valid JSON ({exc.msg} at character {exc.pos}); expected {expected}") from None
+    if not isinstance(data, dict):
+        raise MeshError(f"{env} must be {expected}, found a JSON {type(data).__name__}")
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise MeshError(f"{env}: {key!r} must be a string, found a JSON {type(value).__name__}")
+    return data
+
+
+def engines_override(domains: list[str] | tuple[str, ...], engines: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Which domains run their dbt project on another engine than their domain.yaml says, from
+    `MESH_ENGINES` (a JSON object domain -> engine, e.g. {"punctuality": "spark"}): a deployment
+    moves a domain to Spark without touching the domain. An unknown domain or engine is refused."""
+    chosen = _json_object(ENGINES_ENV, 'a JSON object of domain names to engine names, e.g. {"punctuality": "spark"}')
+    for domain, engine in chosen.items():
+        if domain not in domains:
+            raise MeshError(f"{ENGINES_ENV} names domain {domain!r}, which is not a domain of this mesh (domains: {', '.join(sorted(domains))})")
+        if engine not in engines:
+            raise MeshError(f"{ENGINES_ENV} gives domain {domain!r} engine {engine!r}; expected one of: {', '.join(sorted(engines))}")
+    return chosen
+
+
+def spark_method() -> str:
+    """How dbt reaches Spark (`MESH_SPARK_METHOD`): `session` (default: Spark in dbt's process,
+    on `MESH_SPARK_MASTER`), or `thrift`, `http`, `odbc` with MESH_SPARK_PROFILE's connection."""
+    return _choice(SPARK_METHOD_ENV, SPARK_METHODS, "session")
+
+
+def spark_master() -> str:
+    """The Spark master of a session (`MESH_SPARK_MASTER`, default `local[2]`): `local[N]` here,
+    `spark://host:7077` or `yarn` for a cluster the driver host reaches."""
+    return os.environ.get(SPARK_MASTER_ENV, "").strip() or DEFAULT_SPARK_MASTER
+
+
+def spark_conf() -> dict[str, str]:
+    """Extra Spark configuration of a session (`MESH_SPARK_CONF`, a JSON object of strings, e.g.
+    {"spark.driver.memory": "4g"}); the platform's own (where the session writes) always wins."""
+    conf = _json_object(SPARK_CONF_ENV, 'a JSON object of Spark settings to strings, e.g. {"spark.driver.memory": "4g"}')
+    for key in conf:
+        if not key.startswith("spark."):
+            raise MeshError(f"{SPARK_CONF_ENV}: {key!r} is not a Spark setting (they start with 'spark.')")
+    return conf
+
+
+def spark_profile() -> dict[str, str]:
+    """Connection fields of the dbt-spark profile for thrift/http/odbc (`MESH_SPARK_PROFILE`, a JSON
+    object: host, port, token, cluster, endpoint, user, ...); a deployment sets it from its secret
+    store. The platform's own fields (type, method, schema, threads) cannot be replaced."""
+    profile = _json_object(SPARK_PROFILE_ENV, 'a JSON object of dbt-spark profile fields to strings, e.g. {"host": "spark-thrift", "port": "10000"}')
+    for key in profile:
+        if key in ("type", "method", "schema", "database", "threads", "server_side_parameters"):
+            raise MeshError(f"{SPARK_PROFILE_ENV}: {key!r} is set by the platform (from MESH_SPARK_METHOD, the domain and MESH_SPARK_CONF)")
+    return profile
+
+
+def spark_home(project_root: str | Path, domain: str) -> Path:
+    """Everything a domain's Spark session writes (warehouse, metastore, scratch): never the cwd."""
+    return mesh_home(project_root) / "spark" / domain

@@ -181,6 +181,7 @@ def _run_dbt(context, domain: Domain, project: DomainDbtProject, root: Path, man
     # One target folder per domain, replaced on each run: no pile of per-run folders.
     target = run_dir / "target"
     project.clean_run_folder(target)
+    engine.prepare_run(root, domain.name)  # e.g. Spark's input-port views, planned as the domain
     invocation = dbt.cli(["build", *project.vars_arg()], context=context, target_path=target, raise_on_error=False)
     held: dict[str, dg.Output] = {}
     failed_tests: set[str] = set()

@@ -48,6 +48,11 @@ class ComputeEngine(ABC):
         read path: access checked, the pinned contract major resolved, personal columns masked.
         Goes under the source's `config:` in sources.yml."""
 
+    def prepare_run(self, root: Path, domain: str) -> None:
+        """Called once per run, after the run lock is held and before dbt starts: an engine that
+        cannot plan the governed reads inside dbt's process (Spark: no adapter plugin) plans the
+        domain's input ports here, refusing in one line what it cannot serve. Nothing by default."""
+
     def binds_port(self, source: Mapping[str, Any]) -> bool:
         """Whether a manifest source node is bound to an output port by `source_binding` (as
         opposed to the domain's own raw data). dbt keeps `meta` at the top of the node and under

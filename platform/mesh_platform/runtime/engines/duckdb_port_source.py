@@ -36,6 +36,7 @@ from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.names import product_id
 from mesh_platform.runtime.engines import duckdb_ports
+from mesh_platform.runtime.engines.inputs import pinned_major  # shared with the Spark engine
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import arrow_relation, native_location, plan_read
 
@@ -90,15 +91,3 @@ class Plugin(BasePlugin):
     def default_materialization(self) -> str:
         # A view over the registered table: dbt-duckdb registers it again on every cursor.
         return "view"
-
-
-def pinned_major(mesh, reader: str, key: tuple[str, str]) -> int | None:
-    """The major the reading domain's products pin for an input (dbt sources are per domain)."""
-    domain = mesh.domains.get(reader)
-    pins = {port.major for p in (domain.products.values() if domain else ()) for port in p.inputs if port.key == key}
-    if len(pins) > 1:
-        raise MeshError(
-            f"domain {reader!r} reads {product_id(*key)} at several majors ({', '.join('current' if m is None else f'v{m}' for m in pins)}); "
-            "its dbt sources are shared by its products, so they must pin the same major"
-        )
-    return next(iter(pins), None)

@@ -553,3 +553,28 @@ def _row_count(table: DeltaTable) -> int:
     if all(count is not None for count in counts):
         return sum(counts)
     return table.to_pyarrow_dataset().count_rows()
+
+
+def data_files(uri: str, label: str, version: int) -> tuple[list[tuple[str, dict[str, str | None]]], list[str]]:
+    """The exact data files of `version` of a local port, for an engine that reads Parquet itself
+    (Spark): each file's path relative to the table's folder with its partition values (as
+    text; None for null), and the table's partition columns. The folder also holds files of
+    older versions and orphans of refused publishes: only this list is the version."""
+    table = open_port(uri, label)
+    _at_version(table, uri, label, version)
+    actions = pa.table(table.get_add_actions(flatten=False))
+    partition_columns = list(table.metadata().partition_columns)
+    paths = actions.column("path").to_pylist()
+    if not partition_columns:
+        return [(path, {}) for path in paths], []
+    # deltalake types the values (a date, an int): back to Delta's own text, which a reader casts.
+    values = actions.column("partition").to_pylist()
+    return [(path, {k: _partition_text(v) for k, v in (value or {}).items()}) for path, value in zip(paths, values)], partition_columns
+
+
+def _partition_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
