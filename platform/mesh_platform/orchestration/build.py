@@ -5,7 +5,9 @@ UI. Each run steps through its job's own executor, the one every run of the mesh
 (`MESH_EXECUTOR`, orchestration/runs.py): the build decides nothing about execution itself.
 Domains of one wave (none consumes another's products) run at once, up to `MESH_BUILD_CONCURRENCY`,
 each run in its own process (Dagster captures a step's output per process, and each domain has its
-own DuckDB file); one at a time, the run stays in this process.
+own DuckDB file); one at a time, the run stays in this process. With MESH_BUILD_MODE=queued
+(`mesh build --queued`) the runs go through the instance's run queue instead and the daemon
+launches them (queued_build.py); waves, progress and the report stay the same.
 """
 
 from __future__ import annotations
