@@ -16,7 +16,7 @@ import pytest
 
 from mesh_platform.model.errors import MeshError
 from mesh_platform.orchestration.runs import EXECUTOR_DEFS
-from mesh_platform.runtime.settings import EXECUTORS, run_settings
+from mesh_platform.runtime.settings import EXECUTORS, INSTANCE_CONFIG_HEADER, run_settings
 from tests.conftest import BIN, ROOT, free_port, group_ends, mesh_env
 from tests.helpers.executors import steps_executed
 
@@ -68,7 +68,7 @@ def test_with_dagster_home_set_mesh_build_records_there_and_the_catalog_reads_it
     run, executed = only_run(instance_home)
     assert (run.job_name, run.status, executed) == ("build_shared", dg.DagsterRunStatus.SUCCESS, "multiprocess")
     assert not (home / "dagster").exists()
-    assert (instance_home / "dagster.yaml").read_text().startswith("telemetry:\n  enabled: false")  # the mesh's own config
+    assert (instance_home / "dagster.yaml").read_text().startswith(INSTANCE_CONFIG_HEADER)  # the mesh's own config, written from settings
 
     catalog = mesh(["catalog", "--json"], home, **settings)
     assert catalog.returncode == 0, catalog.stderr

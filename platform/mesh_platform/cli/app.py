@@ -33,6 +33,7 @@ app = typer.Typer(
 def build(
     domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Build only this domain (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final report as JSON (progress goes to standard error).")] = False,
+    queued: Annotated[bool, typer.Option("--queued", help="Submit each domain's run to the instance's run queue for the daemon to launch (MESH_BUILD_MODE=queued for this command).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Materialize every product of every domain, producers before consumers."""
@@ -73,7 +74,8 @@ def build(
     _close_orphaned_runs(root, out, "mesh build")
     try:
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-            report = run_build(root, domain or None, on_event=on_event, on_domain=on_domain)
+            report = run_build(root, domain or None, on_event=on_event, on_domain=on_domain, queued=True if queued else None,
+                               say=lambda line: out.print(f"[dim]{escape(line)}[/]"))
     except MeshError as exc:
         _fail(str(exc))
     if as_json:
@@ -311,13 +313,13 @@ def dev(
     """Start the Dagster UI and daemon on every domain, with the runs `mesh build` recorded."""
     root = _root(project)
     settings = run_settings(root)  # a bad setting stops here in one line, not in every code location
+    _close_orphaned_runs(root, console, "mesh dev")  # opens the instance: an unreachable Postgres stops here in one line
     home = prepared_dagster_home(root)
-    _close_orphaned_runs(root, console, "mesh dev")
     # The UI, the daemon and the runs they launch record in the instance mesh build uses; the
     # code locations they load read MESH_EXECUTOR from the same environment.
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(root / "workspace.yaml"), "-p", str(port)]
-    console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home}, executor {settings.executor})")
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (instance {home}, {settings.instance_storage} storage, executor {settings.executor})")
     # A shell's background job ignores SIGINT and the child would inherit that: give dagster dev
     # default handlers, and turn our SIGTERM into the SIGINT it shuts down cleanly on.
     process = subprocess.Popen(command, cwd=root, env=env, preexec_fn=_default_signal_handlers)

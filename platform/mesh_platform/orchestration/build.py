@@ -5,7 +5,9 @@ UI. Each run steps through its job's own executor, the one every run of the mesh
 (`MESH_EXECUTOR`, orchestration/runs.py): the build decides nothing about execution itself.
 Domains of one wave (none consumes another's products) run at once, up to `MESH_BUILD_CONCURRENCY`,
 each run in its own process (Dagster captures a step's output per process, and each domain has its
-own DuckDB file); one at a time, the run stays in this process.
+own DuckDB file); one at a time, the run stays in this process. With MESH_BUILD_MODE=queued
+(`mesh build --queued`) the runs go through the instance's run queue instead and the daemon
+launches them (queued_build.py); waves, progress and the report stay the same.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ import dagster as dg
 
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh, workspace_locations
+from mesh_platform.orchestration.build_events import DomainRun, relay_new_events
 from mesh_platform.orchestration.definitions import build_job_name
 from mesh_platform.orchestration.orphaned_runs import build_tags
+from mesh_platform.orchestration.queued_build import QueuedDomain, queued_runs
 from mesh_platform.orchestration.runs import check_executor, instance_for
 from mesh_platform.runtime.ports.store import check_storage
 from mesh_platform.runtime.registry import publish_entries, sync_registry
@@ -41,13 +45,6 @@ if TYPE_CHECKING:
 
 # dg.execute_job picks a run's id itself: a tag unique to each run lets the build find it to relay its events.
 RUN_TAG = "mesh/build_run"
-PROGRESS_EVENTS = {
-    dg.DagsterEventType.STEP_START,
-    dg.DagsterEventType.STEP_SUCCESS,
-    dg.DagsterEventType.STEP_FAILURE,
-    dg.DagsterEventType.ASSET_MATERIALIZATION,
-    dg.DagsterEventType.RUN_FAILURE,  # the cause when no step failed (a Celery worker lost mid-step)
-}
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
@@ -116,16 +113,6 @@ def _partition_tags(job: dg.JobDefinition) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
-@dataclass
-class DomainRun:
-    """What one domain's run left in the instance: its id, whether it succeeded, and the
-    progress events relayed while it ran (step failures and materializations among them)."""
-
-    run_id: str
-    success: bool
-    events: list[dg.DagsterEvent]
-
-
 def _run_in_child(root: str, module: str, job_name: str, home: str, selection, tags: dict[str, str], log_path: str) -> None:
     """A domain's run in a process of its own (one of a wave run at once). Its output goes to
     `log_path`, which the build copies into its own output once the run ends: concurrent runs'
@@ -175,11 +162,7 @@ def _run_domain(
         alive = worker.is_alive()
         run_id = run_id or next(iter(instance.get_run_ids(dg.RunsFilter(tags=marker), limit=1)), None)
         if run_id is not None:
-            records = instance.get_records_for_run(run_id, cursor=cursor, of_type=PROGRESS_EVENTS)
-            cursor = records.cursor
-            for record in records.records:
-                events.append(record.event_log_entry.dagster_event)
-                on_event(record.event_log_entry)
+            cursor = relay_new_events(instance, run_id, cursor, events, on_event)
         if not alive:
             break
         time.sleep(0.3)
@@ -239,10 +222,14 @@ def build(
     domains: list[str] | None = None,
     on_event: Callable[[str, dg.EventLogEntry], None] = lambda domain, entry: None,
     on_domain: Callable[[str, str], None] = lambda domain, phase: None,
+    queued: bool | None = None,
+    say: Callable[[str], None] = lambda line: None,
 ) -> BuildReport:
     """Build the selected domains (all by default) in dependency order; never raises for a
     domain's failure: the report says which product and step failed. A product whose input did
-    not build (or cannot be read) is skipped with that cause; its domain's other products build."""
+    not build (or cannot be read) is skipped with that cause; its domain's other products build.
+    `queued` (default: MESH_BUILD_MODE) sends the runs through the instance's run queue
+    (queued_build.py); `say` gets the build's own notices (a daemon started for it)."""
     sync_registry(root)  # what this checkout consumes of domains it lacks (a location's image: only its own)
     mesh = Mesh.load(root)
     locations = workspace_locations(root)
@@ -254,7 +241,8 @@ def build(
     settings = run_settings(root)  # a bad MESH_EXECUTOR or DAGSTER_HOME stops the build here, before any domain loads
     check_storage(root, [d for d in selected if d in mesh.domains])  # an unreachable store or refused keys: one line, now
     check_executor(settings)  # a Celery broker that does not answer: one line, now
-    instance = instance_for(root)
+    instance = instance_for(root)  # an unreachable Postgres stops the build here, in one line
+    queued = settings.build_mode == "queued" if queued is None else queued
     report = BuildReport()
     not_built: dict[str, str] = {}  # product id -> why it did not build in this run
 
@@ -301,6 +289,8 @@ def build(
             errors, status, run_id, published = [_one_line(outcome)], "failed", None, {}
         else:
             errors, run_id, published = _step_failures(outcome.events), outcome.run_id, _published(outcome.events)
+            if not outcome.success and not errors and outcome.error:
+                errors = [outcome.error]  # canceled, or failed before any step
             unregistered = _publish_registry(root, mesh, name, [p for p in runnable if p in published])
             errors += unregistered
             status = "failed" if not outcome.success or unregistered else "partly built" if skip_note else "succeeded"
@@ -316,7 +306,20 @@ def build(
                 not_built[f"{name}.{product}"] = f"{name}.{product} failed" if errors else f"{name}.{product} was not built"
         on_domain(name, status)
 
-    for wave in domain_waves(mesh, selected):
+    def queued_domain(name, job, selection) -> QueuedDomain:
+        return QueuedDomain(name, name, locations[name], job.job_name, selection, _partition_tags(job.get_definition()))
+
+    waves = domain_waves(mesh, selected)
+    if queued:
+        modules = {name: locations[name] for name in selected}
+        with queued_runs(root, instance, prepared_dagster_home(root), modules, say) as submitter:
+            for wave in waves:
+                ready = [p for p in map(prepare, wave) if p is not None]
+                outcomes = submitter.run_wave([queued_domain(name, job, selection) for name, job, selection, *_ in ready], on_event)
+                for (name, _, _, runnable, skip_note, started), outcome in zip(ready, outcomes):
+                    record(name, outcome, runnable, skip_note, started)
+        return report
+    for wave in waves:
         ready = [p for p in map(prepare, wave) if p is not None]
         at_once = min(settings.build_concurrency, len(ready))
         if at_once <= 1:

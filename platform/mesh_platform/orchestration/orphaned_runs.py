@@ -92,5 +92,8 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, starter: str) -> list[Close
                    f"and left it {run.status.value}; {starter} marked it failed.")
         instance.report_engine_event(message, run)
         instance.report_run_failed(run, message)
+        # Its warehouse pool slot (settings.warehouse_pool) would otherwise block the domain's next run.
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         closed.append(ClosedRun(run.run_id, run.job_name, run.status.value, pid))
     return closed

@@ -24,9 +24,12 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.runtime.settings import (
     CELERY_BACKEND_ENV,
     CELERY_BROKER_ENV,
+    POSTGRES_URL_ENV,
     RunSettings,
     celery_backend_is_set,
+    instance_storage,
     k8s_settings,
+    postgres_url,
     prepared_dagster_home,
 )
 
@@ -110,5 +113,31 @@ def check_executor(settings: RunSettings) -> None:
 
 
 def instance_for(root: Path) -> dg.DagsterInstance:
-    """The mesh's Dagster instance, its folder and config prepared on first use."""
+    """The mesh's Dagster instance, its folder and config prepared from settings; with Postgres
+    storage, refused in one line when the server does not answer."""
+    check_instance_storage()
     return dg.DagsterInstance.from_config(str(prepared_dagster_home(root)))
+
+
+def check_instance_storage() -> None:
+    """Refuse an instance whose Postgres cannot be reached, before anything runs: one line naming
+    the variable and the server, never the URL (it holds a password). Nothing to check for SQLite."""
+    if instance_storage() != "postgres":
+        return
+    import psycopg2  # reason: the Postgres driver only where MESH_INSTANCE_STORAGE=postgres
+
+    url = postgres_url()
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    try:
+        psycopg2.connect(url, connect_timeout=5).close()
+    except psycopg2.Error as exc:
+        raise MeshError(f"the instance's Postgres at {where} ({POSTGRES_URL_ENV}) cannot be reached: {_reason(exc, parts.password)}") from None
+
+
+def _reason(exc: BaseException, password: str | None) -> str:
+    """libpq's own cause ("Connection refused", "password authentication failed for user ..."),
+    on one line, without the password should a message ever quote it."""
+    text = " ".join(str(exc).split())
+    text = text.split(" failed: ", 1)[-1].removeprefix("FATAL: ").strip()
+    return text.replace(password, "***") if password else text

@@ -181,9 +181,11 @@ def dagster_home(project_root: str | Path) -> Path:
 # Nothing leaves the machine at run time (Dagster's webserver and daemon would otherwise post usage
 # logs, with no time limit). Run monitoring lets `mesh dev`'s daemon fail the runs it launched that
 # never start (STARTING or NOT_STARTED longer than the timeout, e.g. when the UI or daemon died while
-# launching). The default run launcher cannot check a STARTED run's worker: runs of a killed
-# `mesh build` are closed by the next `mesh build` or `mesh dev` (orphaned_runs.py).
-INSTANCE_CONFIG = """\
+# launching), and frees the pool slots a run that died still held. The default run launcher cannot
+# check a STARTED run's worker: runs of a killed `mesh build` are closed (and their slots freed) by
+# the next `mesh build` or `mesh dev` (orphaned_runs.py).
+INSTANCE_CONFIG_HEADER = "# Written by the mesh from its settings (MESH_INSTANCE_STORAGE); rewritten when they change. Remove this line to keep your own edits.\n"
+_MONITORING = """\
 telemetry:
   enabled: false
 run_monitoring:
@@ -191,17 +193,61 @@ run_monitoring:
   start_timeout_seconds: 300
   cancel_timeout_seconds: 300
   poll_interval_seconds: 60
+  free_slots_after_run_end_seconds: 60
 """
-EARLIER_INSTANCE_CONFIGS = ("telemetry:\n  enabled: false\n",)  # what earlier versions wrote: upgraded in place
+# Runs launched through the instance (the UI, schedules, automation, `mesh build --queued`) wait in
+# its queue for the daemon. Every op that writes a domain's DuckDB warehouse declares the pool
+# `mesh_warehouse_<domain>` (warehouse_pool): a limit of 1 lets one such op run at a time across all
+# runs, processes and hosts sharing the instance. Pools are per op, so two domains' runs still overlap.
+_QUEUE_AND_POOLS = """\
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  pools:
+    default_limit: 1
+"""
+# Runs, events and schedules in one Postgres every process of the mesh shares. The file names the
+# variable, never its value: the URL holds a password.
+_POSTGRES_STORAGE = f"""\
+storage:
+  postgres:
+    postgres_url:
+      env: {POSTGRES_URL_ENV}
+"""
+# What earlier versions wrote, without the header: upgraded in place like a file the mesh wrote.
+EARLIER_INSTANCE_CONFIGS = ("telemetry:\n  enabled: false\n", _MONITORING.replace("  free_slots_after_run_end_seconds: 60\n", ""))
+
+
+def instance_config(storage: str) -> str:
+    """The instance's dagster.yaml for `storage` (one of INSTANCE_STORAGES): SQLite files under the
+    instance folder (Dagster's default, so no storage section) or Postgres. Pure."""
+    if storage not in INSTANCE_STORAGES:
+        raise MeshError(f"{INSTANCE_STORAGE_ENV} must be one of {', '.join(INSTANCE_STORAGES)}, found {storage!r}")
+    return INSTANCE_CONFIG_HEADER + _MONITORING + _QUEUE_AND_POOLS + (_POSTGRES_STORAGE if storage == "postgres" else "")
+
+
+INSTANCE_CONFIG = instance_config("sqlite")
+
+
+def warehouse_pool(domain: str) -> str:
+    """The Dagster concurrency pool of the ops that write `domain`'s warehouse (limit 1)."""
+    return f"mesh_warehouse_{domain}"
 
 
 def prepared_dagster_home(project_root: str | Path) -> Path:
-    """The instance folder, created with its config on first use (a config a user edited is kept)."""
+    """The instance folder, with the dagster.yaml the settings call for: written on first use and
+    rewritten when the settings change. A config a user wrote (no header) is kept as it is."""
     home = dagster_home(project_root)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() in EARLIER_INSTANCE_CONFIGS:
-        config.write_text(INSTANCE_CONFIG)
+    wanted = instance_config(instance_storage())
+    current = config.read_text() if config.exists() else None
+    if current is None or current in EARLIER_INSTANCE_CONFIGS or (current.startswith(INSTANCE_CONFIG_HEADER) and current != wanted):
+        # Build processes prepare the folder at once: each writes whole, one rename wins.
+        partial = home / f".dagster.yaml.{os.getpid()}.tmp"
+        partial.write_text(wanted)
+        os.replace(partial, config)
     return home
 
 

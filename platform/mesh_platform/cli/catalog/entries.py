@@ -19,7 +19,7 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import rules_for
 from mesh_platform.runtime.ports.port import PortDescription
 from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.settings import dagster_home
+from mesh_platform.runtime.settings import dagster_home, instance_storage
 
 # Freshness of a product: its last publish against the contract's freshness SLA window.
 FRESH, STALE, NEVER, NO_SLA = "fresh", "stale", "never published", "no SLA"
@@ -132,8 +132,8 @@ def check_states(root: Path, products: Iterable[Product]) -> dict[str, CheckStat
     """Each product's checks as its last run evaluated them, from the mesh's Dagster instance;
     empty when there is no instance yet (nothing was ever built with `mesh build`)."""
     home = dagster_home(root)
-    if not (home / "dagster.yaml").is_file():
-        return {}
+    if instance_storage() == "sqlite" and not (home / "dagster.yaml").is_file():
+        return {}  # a Postgres instance may hold history this machine never wrote a config for
     import dagster as dg  # Dagster (~2 s) loads only when there is run history to read
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
@@ -144,7 +144,9 @@ def check_states(root: Path, products: Iterable[Product]) -> dict[str, CheckStat
         except MeshError:
             continue
         keys[product.id] = [dg.AssetCheckKey(dg.AssetKey(list(product.key)), name) for name in names]
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    from mesh_platform.orchestration.runs import instance_for  # reason: Dagster loads only when there is run history to read
+
+    with instance_for(root) as instance:
         latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([k for ks in keys.values() for k in ks])
     states: dict[str, CheckState] = {}
     for product_id, product_keys in keys.items():

@@ -39,7 +39,7 @@ from mesh_platform.orchestration.dbt.project import DomainDbtProject, MeshDbtCli
 from mesh_platform.orchestration.dbt.translator import MeshDbtTranslator
 from mesh_platform.orchestration.io_manager import port_metadata
 from mesh_platform.runtime.engines import ComputeEngine
-from mesh_platform.runtime.settings import mesh_home
+from mesh_platform.runtime.settings import mesh_home, warehouse_pool
 
 if TYPE_CHECKING:
     from mesh_platform.runtime.ports.port import StagedBatch
@@ -139,6 +139,10 @@ def build_dbt_assets(domain: Domain, project: DomainDbtProject, mesh: Mesh, gove
         can_subset=True,
         op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: DBT_DEFAULT_SELECT, DAGSTER_DBT_EXCLUDE_METADATA_KEY: DBT_DEFAULT_EXCLUDE},
         allow_arbitrary_check_specs=True,
+        # The op writes the domain's warehouse from `dbt build` to the last publish: the pool (limit 1
+        # in the instance config) lets one such op run at a time across every run, process and host
+        # sharing the instance; the run waits for its slot before the step starts.
+        pool=warehouse_pool(domain.name),
     )
     def _dbt_models(context):  # no annotation: postponed annotations would hide its type from Dagster
         with project.engine.one_run_at_a_time(root, domain.name, context.log):

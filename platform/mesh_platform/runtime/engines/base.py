@@ -106,7 +106,14 @@ class ComputeEngine(ABC):
     @contextlib.contextmanager
     def one_run_at_a_time(self, root: Path, domain: str, log) -> Iterator[None]:
         """Hold the domain's run lock. Automation, schedules and `mesh build` may start two runs
-        at once (an input publishing while a rebuild is still running); the second waits."""
+        at once (an input publishing while a rebuild is still running); the second waits.
+
+        Runs recorded in the mesh's instance already take turns before this: the op holding this
+        lock declares the domain's Dagster pool (settings.warehouse_pool, limit 1), which holds
+        across processes and hosts. The lock stays as the same-host fallback, free whenever the
+        pool did its work: a run recorded elsewhere (a `dagster dev` on another DAGSTER_HOME, an
+        ephemeral instance in a test or notebook) shares this host's warehouse file but not the
+        pool, and two writers on one DuckDB file fail (`Could not set lock on file`)."""
         path = self.lock_path(root, domain)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as handle:
