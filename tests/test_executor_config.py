@@ -118,3 +118,5 @@ def test_a_broker_is_shown_by_host_and_port_never_its_password():
     assert broker_address("redis://mesh:s3cret@10.0.0.5:6380/0") == "10.0.0.5:6380"
     assert broker_address("redis://10.0.0.5/0") == "10.0.0.5:6379"
 
+    assert broker_address("amqp://mesh:s3cret@rabbit//") == "rabbit:5672"  # RabbitMQ's own port, not Redis'
+    assert broker_address("sentinel://a:26379;sentinel://b:26379") is None  # left to Celery: not probed as one host

@@ -62,9 +62,12 @@ def test_the_file_follows_the_settings_and_a_users_own_config_is_kept(tmp_path, 
         assert config.read_text() == instance_config("sqlite")
     own = "telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 2\n"
     config.write_text(own)
-    monkeypatch.setenv("MESH_INSTANCE_STORAGE", "postgres")
     prepared_dagster_home(ROOT)
-    assert config.read_text() == own  # no header: the user's, whatever the settings say
+    assert config.read_text() == own  # no header: the user's
+    monkeypatch.setenv("MESH_INSTANCE_STORAGE", "postgres")
+    with pytest.raises(MeshError, match="^MESH_INSTANCE_STORAGE=postgres, but .*dagster.yaml is a config of your own .* with no postgres storage"):
+        prepared_dagster_home(ROOT)  # it would record the runs elsewhere than the setting says
+    assert config.read_text() == own
 
 
 @pytest.mark.parametrize("command", ["build", "dev"])

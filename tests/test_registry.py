@@ -81,7 +81,10 @@ def test_a_location_holding_only_its_domain_loads_and_builds_through_the_registr
     assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
     [report] = json.loads(validate.stdout)
     assert (report["domain"], report["ok"], report["notes"]) == (CONSUMER, True, [])
-    assert json.loads((entry / "index.json").read_text())["product"] == "member_delay_exposure"  # validate publishes its own
+    assert not entry.exists()  # a plain validate (a branch's CI) publishes nothing
+    validate = run_mesh(["validate", "--json", "--publish-registry"], home, cwd=location)
+    assert validate.returncode == 0, (validate.stdout + validate.stderr)[-3000:]
+    assert json.loads((entry / "index.json").read_text())["product"] == "member_delay_exposure"  # published when asked
 
     port = _storage(home) / CONSUMER / "member_delay_exposure" / "v1"
     before = len(list((port / "_delta_log").glob("*.json")))

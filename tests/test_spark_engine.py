@@ -48,14 +48,15 @@ def test_the_spark_profile_is_a_session_whose_every_file_lies_under_the_domains_
     assert SPARK.lock_path(ROOT, "punctuality") == home / "run.lock"
 
 
-def test_thrift_or_databricks_is_the_same_profile_with_the_connection_from_mesh_spark_profile(mesh_home, monkeypatch):
+def test_a_remote_spark_is_refused_in_one_line_and_no_token_is_written(mesh_home, monkeypatch):
+    """thrift/http/odbc are parsed (the settings' shape is the production one) but refused at run
+    time: the platform reads a model's output from the session's local warehouse, which a remote
+    cluster does not write. The refusal names no value of MESH_SPARK_PROFILE."""
     monkeypatch.setenv("MESH_SPARK_METHOD", "thrift")
-    monkeypatch.setenv("MESH_SPARK_MASTER", "spark://cluster:7077")
-    monkeypatch.setenv("MESH_SPARK_PROFILE", json.dumps({"host": "spark-thrift.internal", "port": "10000", "user": "mesh"}))
-    target = SPARK.profile_target(ROOT, "punctuality")
-    assert {k: target[k] for k in ("type", "method", "schema", "host", "port", "user")} == {
-        "type": "spark", "method": "thrift", "schema": "punctuality", "host": "spark-thrift.internal", "port": "10000", "user": "mesh"}
-    assert target["server_side_parameters"]["spark.master"] == "spark://cluster:7077"
+    monkeypatch.setenv("MESH_SPARK_PROFILE", json.dumps({"host": "spark-thrift.internal", "port": "10000", "token": "dapi-secret-1234"}))
+    with pytest.raises(MeshError, match="^MESH_SPARK_METHOD=thrift is not supported yet: only `session` runs") as refused:
+        SPARK.profile_target(ROOT, "punctuality")
+    assert "dapi-secret-1234" not in str(refused.value) and "spark-thrift.internal" not in str(refused.value)
     monkeypatch.setenv("MESH_SPARK_PROFILE", json.dumps({"port": "10000"}))
     with pytest.raises(MeshError, match="^MESH_SPARK_METHOD=thrift needs the server's host in MESH_SPARK_PROFILE$"):
         SPARK.profile_target(ROOT, "punctuality")

@@ -106,6 +106,7 @@ def build(
 def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for CI).")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="List every policy of every product, passing ones too.")] = False,
+    publish_registry: Annotated[bool, typer.Option("--publish-registry", help="Publish each valid domain's declarations to the registry beside the ports (a release step: a branch's draft contract must not reach consumers).")] = False,
     project: ProjectOption = None,
 ) -> None:
     """Load every domain as Dagster would; check its descriptors, contracts, dbt project and the
@@ -118,8 +119,8 @@ def validate(
     with console.status("validating every domain…") if not as_json else contextlib.nullcontext():
         sync_registry(root)  # the declarations of the domains this checkout lacks and consumes
         reports = validate_mesh(root)
-        # Each domain that loads publishes its declaration: what locations lacking it load it from.
-        unpublished = publish_domains(root, [r.domain for r in reports if r.ok])
+        # Only when asked: validate runs on branches too (CI), whose drafts consumers must not load.
+        unpublished = publish_domains(root, [r.domain for r in reports if r.ok]) if publish_registry else {}
         for report in reports:
             if report.domain in unpublished:
                 report.notes.append(f"registry entries not published: {unpublished[report.domain]}")

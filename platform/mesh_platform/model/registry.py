@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from mesh_platform.model.descriptor import DOMAIN_FILE, Domain, Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.names import is_valid_name, shown
@@ -35,6 +37,25 @@ MISSING_FILE = "missing.json"  # in a domain's copy: product -> where its entry 
 
 class RegistryError(MeshError):
     """A registry entry is missing or not what its owner's publish writes."""
+
+
+# An entry is a few declarations: kilobytes. Anything far larger, or a YAML alias (whose
+# expansion can grow a 1 KB file into billions of nodes at every consumer's load), is refused:
+# an entry is written by another domain and read by every consumer.
+MAX_ENTRY_FILE_BYTES = 1_000_000
+
+
+def check_entry_file(name: str, data: bytes, where: str) -> None:
+    """Refuse an entry file a consumer should not parse: too large, or a YAML file with aliases."""
+    if len(data) > MAX_ENTRY_FILE_BYTES:
+        raise RegistryError(f"registry entry at {where}: {name} is {len(data)} bytes, over the {MAX_ENTRY_FILE_BYTES} an entry file may hold")
+    if name.endswith(".yaml"):
+        try:
+            aliased = any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        except yaml.YAMLError:
+            return  # malformed: the descriptor's own reader names the line and column
+        if aliased:
+            raise RegistryError(f"registry entry at {where}: {name} uses YAML aliases, which a registry entry may not")
 
 
 def contract_file(major: int) -> str:

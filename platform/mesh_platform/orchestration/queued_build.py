@@ -71,10 +71,19 @@ class _InProcessLocations(WorkspaceLoadTarget):
         ]
 
 
+# A daemon beats every 30 s; Dagster's own tolerance (30 min) would take a daemon stopped minutes
+# ago, whose heartbeat stays in the instance, for a live one, and the build's runs would sit in
+# the queue for good. Two missed beats mean it is gone.
+HEARTBEAT_TOLERANCE_SECONDS = 75
+# How often a build waiting on someone else's daemon checks that it still beats.
+DAEMON_CHECK_SECONDS = 30
+
+
 def daemon_is_running(instance: dg.DagsterInstance) -> bool:
-    """True when a daemon of this instance sent its run queue's heartbeat lately."""
+    """True when a daemon of this instance sent its run queue's heartbeat in the last 75 s."""
     queue = QueuedRunCoordinatorDaemon.daemon_type()
-    return bool(get_daemon_statuses(instance, [queue], ignore_errors=True)[queue].healthy)
+    statuses = get_daemon_statuses(instance, [queue], ignore_errors=True, heartbeat_tolerance_seconds=HEARTBEAT_TOLERANCE_SECONDS)
+    return bool(statuses[queue].healthy)
 
 
 class QueuedRuns:
@@ -135,15 +144,29 @@ class QueuedRuns:
             time.sleep(0.5)
         return [outcomes[domain.name] for domain in wave]
 
-    def cancel_unfinished(self) -> int:
-        """Cancel the build's runs still queued or running (Ctrl-C): the coordinator drops a
-        queued run from the queue and asks the launcher to stop a running one."""
-        canceled = 0
-        for run_id in self.submitted:
+    def cancel_unfinished(self, wait_seconds: float = 60) -> int:
+        """Cancel the build's runs still queued or running (Ctrl-C, SIGTERM, an error): the
+        coordinator drops a queued run from the queue and asks the launcher to stop a running one.
+        Waits (up to `wait_seconds`) for them to end before the daemon goes, then marks failed any
+        that did not and frees their pool slots: a run left holding its domain's warehouse pool
+        would make that domain's next run wait forever."""
+        unfinished = [run_id for run_id in self.submitted if not self._finished(run_id)]
+        canceled = sum(bool(self.instance.run_coordinator.cancel_run(run_id)) for run_id in unfinished)
+        deadline = time.monotonic() + wait_seconds
+        while unfinished and time.monotonic() < deadline:
+            unfinished = [run_id for run_id in unfinished if not self._finished(run_id)]
+            time.sleep(0.5)
+        for run_id in unfinished:
             run = self.instance.get_run_by_id(run_id)
             if run is not None and not run.is_finished:
-                canceled += bool(self.instance.run_coordinator.cancel_run(run_id))
+                self.instance.report_run_failed(run)
+        for run_id in self.submitted:
+            self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
         return canceled
+
+    def _finished(self, run_id: str) -> bool:
+        run = self.instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
 
 
 def _die_with_parent() -> None:
@@ -170,7 +193,16 @@ def build_daemon(root: Path, instance: dg.DagsterInstance, home: Path, locations
     daemon has exited: the build's runs would wait in the queue forever. It starts while the build
     loads its domains; submitted runs wait in the queue for its first pass."""
     if daemon_is_running(instance):
-        yield lambda: None
+        checked = [time.monotonic()]
+
+        def still_beating() -> None:
+            if time.monotonic() - checked[0] < DAEMON_CHECK_SECONDS:
+                return
+            checked[0] = time.monotonic()
+            if not daemon_is_running(instance):
+                raise MeshError(f"the dagster daemon of the instance {home} stopped sending heartbeats while this build's runs waited in its queue; start it again (`mesh dev`) or build without --queued")
+
+        yield still_beating
         return
     say(f"no dagster daemon is running for the instance {home}: starting one for this build")
     with tempfile.TemporaryDirectory(prefix="mesh-build-daemon-") as folder:
@@ -202,8 +234,29 @@ def queued_runs(root: Path, instance: dg.DagsterInstance, home: Path, locations:
     target = _InProcessLocations(root, tuple(sorted(locations.items())))
     with build_daemon(root, instance, home, locations, say) as daemon_alive, WorkspaceProcessContext(instance, target) as workspace:
         runs = QueuedRuns(root, instance, workspace, daemon_alive)
-        try:
-            yield runs
-        except KeyboardInterrupt:
-            canceled = runs.cancel_unfinished()
-            raise MeshError(f"interrupted: canceled {canceled} unfinished run(s) of this build (tag {BUILD_TAG}={runs.build_id})") from None
+        with _sigterm_interrupts():
+            try:
+                yield runs
+            except KeyboardInterrupt:
+                canceled = runs.cancel_unfinished()
+                raise MeshError(f"interrupted: canceled {canceled} unfinished run(s) of this build (tag {BUILD_TAG}={runs.build_id})") from None
+            except BaseException:
+                # Whatever stops the build (its daemon exited, an error while recording), its
+                # queued runs must not wait for tomorrow's daemon to launch them.
+                runs.cancel_unfinished()
+                raise
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a CI `timeout`, `kill`) stops a queued build as Ctrl-C does: its runs are canceled.
+    Only the main thread may set a handler; elsewhere the default stays."""
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -92,10 +92,22 @@ def executor_for(settings: RunSettings) -> dg.ExecutorDefinition:
     return EXECUTOR_DEFS[settings.executor]()
 
 
-def broker_address(url: str) -> str:
-    """`host:port` of a broker URL, never its user or password (redis' port when none is given)."""
+# The default port of each broker scheme the up-front check knows; another scheme (sentinel,
+# several hosts, SQS) is left to Celery itself.
+BROKER_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "amqps": 5671, "pyamqp": 5672}
+
+
+def broker_address(url: str) -> str | None:
+    """`host:port` of a broker URL, never its user or password; None for a scheme or a URL the
+    check cannot read (several hosts)."""
     parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    if parts.scheme not in BROKER_PORTS or ";" in url or "," in parts.netloc:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return f"{parts.hostname or 'localhost'}:{port or BROKER_PORTS[parts.scheme]}"
 
 
 def check_executor(settings: RunSettings) -> None:
@@ -104,6 +116,8 @@ def check_executor(settings: RunSettings) -> None:
     if settings.executor != "celery" or not settings.celery_broker:
         return
     address = broker_address(settings.celery_broker)
+    if address is None:
+        return
     host, port = address.rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=BROKER_CHECK_SECONDS).close()

@@ -17,7 +17,7 @@ from mesh_platform.model.descriptor import DOMAIN_FILE, Domain, Product, Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import DOMAINS_FOLDER, SHARED_DOMAIN, SHARED_FOLDER, domain_folders
 from mesh_platform.model.registry import (
-    DOMAIN_ENTRY_FILE, INDEX_FILE, MISSING_FILE, PRODUCT_ENTRY_FILE, RegistryError, consumed_elsewhere, contract_file,
+    DOMAIN_ENTRY_FILE, INDEX_FILE, MISSING_FILE, PRODUCT_ENTRY_FILE, RegistryError, check_entry_file, consumed_elsewhere, contract_file,
     copy_folder, entry_files, entry_index, parse_index,
 )
 from mesh_platform.model.yamlfile import load_yaml
@@ -108,12 +108,14 @@ def _read_entry(store: PortStore, domain: str, product: str) -> dict[str, bytes]
     if index_data is None:
         return None
     where = store.registry_uri(domain, product)
+    check_entry_file(INDEX_FILE, index_data, where)
     index = parse_index(index_data, domain, product, where)
     files = {}
     for name in (DOMAIN_ENTRY_FILE, PRODUCT_ENTRY_FILE, index.contracts[index.current_major]):
         data = store.read_entry_file(domain, product, name)
         if data is None:
             raise RegistryError(f"registry entry of {domain}.{product} at {where}: {INDEX_FILE} names {name}, which is not there")
+        check_entry_file(name, data, where)
         files[name] = data
     files["contract"] = files.pop(index.contracts[index.current_major])
     return files

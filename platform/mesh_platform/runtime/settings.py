@@ -248,6 +248,9 @@ def prepared_dagster_home(project_root: str | Path) -> Path:
         partial = home / f".dagster.yaml.{os.getpid()}.tmp"
         partial.write_text(wanted)
         os.replace(partial, config)
+    elif not current.startswith(INSTANCE_CONFIG_HEADER) and instance_storage() == "postgres" and "postgres" not in current:
+        # The user's own config would record every run in its own storage while the mesh says Postgres.
+        raise MeshError(f"{INSTANCE_STORAGE_ENV}=postgres, but {config} is a config of your own (no mesh header) with no postgres storage: add it there, or delete the file to let the mesh write it")
     return home
 
 

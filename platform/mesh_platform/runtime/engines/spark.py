@@ -89,7 +89,14 @@ class SparkEngine(ComputeEngine):
             extra = spark_profile()
             if "host" not in extra:
                 raise MeshError(f"MESH_SPARK_METHOD={method} needs the server's host in {SPARK_PROFILE_ENV}")
-            target.update(extra)
+            # Not yet: the session's settings below are driver-side and point at this host's
+            # folders, and the platform reads the models back from the local warehouse; a remote
+            # cluster would neither take them nor write where the platform reads. Refused rather
+            # than half-working (and so no token is ever written into a profiles.yml).
+            raise MeshError(
+                f"MESH_SPARK_METHOD={method} is not supported yet: only `session` runs (a remote Spark's tables are not "
+                "where the platform reads a model's output); see docs/compute-engines.md"
+            )
         target["server_side_parameters"] = session_conf(home)
         return target
 
