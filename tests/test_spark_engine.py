@@ -105,6 +105,19 @@ def test_a_bad_mesh_engines_is_refused_in_one_line_naming_the_variable(monkeypat
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
 
 
+def test_a_domain_moved_to_another_engine_gets_a_manifest_parsed_for_it():
+    """A manifest parsed for DuckDB names the models in schema `main`; the same project moved to
+    Spark by MESH_ENGINES must not reuse it (a CI run failed exactly so: "Table with name
+    aircraft_age_performance does not exist")."""
+    from mesh_platform.orchestration.dbt.project import DomainDbtProject  # reason: Dagster's side loads only for this test
+
+    folder = ROOT / "dbt_projects" / "punctuality"
+    on_duckdb = DomainDbtProject("punctuality", folder, ROOT, engine=ENGINES["duckdb"])
+    on_spark = DomainDbtProject("punctuality", folder, ROOT, engine=ENGINES["spark"])
+    assert on_duckdb._fingerprint() != on_spark._fingerprint()
+    assert on_duckdb._fingerprint() == DomainDbtProject("punctuality", folder, ROOT, engine=ENGINES["duckdb"])._fingerprint()
+
+
 def test_mesh_build_refuses_a_bad_mesh_engines_before_building_anything(tmp_path):
     built = subprocess.run([str(BIN / "mesh"), "build", "--domain", "punctuality"], cwd=ROOT, capture_output=True, text=True,
                            timeout=600, env=mesh_env(tmp_path / "home", MESH_ENGINES='{"punctuality": "trino"}'))

@@ -96,8 +96,10 @@ class DomainDbtProject:
         return ["--vars", json.dumps(self.vars, sort_keys=True)] if self.vars else []
 
     def _fingerprint(self) -> str:
-        """Changes whenever a project file or the vars change: then the manifest is stale."""
-        digest = hashlib.sha256(json.dumps(self.vars, sort_keys=True).encode())
+        """Changes whenever a project file, the vars or the engine change: then the manifest is
+        stale. The engine too: a manifest parsed for DuckDB names its models in schema `main`, and
+        a domain moved to Spark by a setting (MESH_ENGINES) would look for them there."""
+        digest = hashlib.sha256(json.dumps({"vars": self.vars, "engine": self.engine.name}, sort_keys=True).encode())
         for path in sorted(self.project_dir.rglob("*")):
             if path.is_file() and not _IGNORED.intersection(path.relative_to(self.project_dir).parts):
                 # Relative paths: a copied project (copytree keeps mtimes) reuses its manifest.
