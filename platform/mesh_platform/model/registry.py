@@ -19,11 +19,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from mesh_platform.model.descriptor import DOMAIN_FILE, Domain, Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.names import is_valid_name, shown
+from mesh_platform.model.yamlfile import has_aliases
 
 ENTRY_FORMAT = 1
 INDEX_FILE = "index.json"
@@ -49,13 +48,8 @@ def check_entry_file(name: str, data: bytes, where: str) -> None:
     """Refuse an entry file a consumer should not parse: too large, or a YAML file with aliases."""
     if len(data) > MAX_ENTRY_FILE_BYTES:
         raise RegistryError(f"registry entry at {where}: {name} is {len(data)} bytes, over the {MAX_ENTRY_FILE_BYTES} an entry file may hold")
-    if name.endswith(".yaml"):
-        try:
-            aliased = any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-        except yaml.YAMLError:
-            return  # malformed: the descriptor's own reader names the line and column
-        if aliased:
-            raise RegistryError(f"registry entry at {where}: {name} uses YAML aliases, which a registry entry may not")
+    if name.endswith(".yaml") and has_aliases(data):
+        raise RegistryError(f"registry entry at {where}: {name} uses YAML aliases, which a registry entry may not")
 
 
 def contract_file(major: int) -> str:

@@ -17,6 +17,15 @@ def load_yaml(text: str):
     return yaml.load(text, Loader=_Loader)
 
 
+def has_aliases(data: bytes | str) -> bool:
+    """Whether a YAML text uses aliases (scanned as events, never expanded); a malformed text has
+    none as far as this tells: its reader names the line and column."""
+    try:
+        return any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(data, Loader=_Loader))
+    except yaml.YAMLError:
+        return False
+
+
 def read_mapping(path: Path, error: type[DescriptorError] = DescriptorError, expected: str = "a YAML mapping") -> dict:
     try:
         data = load_yaml(path.read_text())
