@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from mesh_platform.model.contracts.model import DERIVED_FROM, Column, Contract
 from mesh_platform.model.errors import ContractError
+from mesh_platform.model.rule_text import describe
 from mesh_platform.model.rule_spec import (  # re-exported: callers know rules as `model.rules`
     BLOCKING,
     NO_FAILING_ROWS,
@@ -90,12 +91,12 @@ class _Builder:
             where = f"schema[0].properties[{i}]"
             name = column.name
             if column.required:
-                self.add(Rule(f"{name}_not_null", f"{name} is required", BLOCKING, Metric.NOT_NULL, (name,)), where)
+                self.add(Rule(f"{name}_not_null", describe(Metric.NOT_NULL, (name,)), BLOCKING, Metric.NOT_NULL, (name,)), where)
             if column.unique:
-                self.add(Rule(f"{name}_unique", f"{name} is unique", BLOCKING, Metric.DUPLICATES, (name,)), where)
+                self.add(Rule(f"{name}_unique", describe(Metric.DUPLICATES, (name,)), BLOCKING, Metric.DUPLICATES, (name,)), where)
             self._option_rules(column, where)
             if column.enum:
-                self.add(Rule(f"{name}_accepted_values", f"{name} is one of {list(column.enum)}", BLOCKING,
+                self.add(Rule(f"{name}_accepted_values", describe(Metric.ACCEPTED_VALUES, (name,), {"values": list(column.enum)}), BLOCKING,
                               Metric.ACCEPTED_VALUES, (name,), arguments={"values": list(column.enum)}), f"{where}.enum")
             for j, target in enumerate(column.references):
                 self._relationship(column, target, f"{where}.relationships[{j}]")
@@ -112,12 +113,12 @@ class _Builder:
         if low is not None and high is not None and low > high:
             raise ContractError(self.path, field, f"minimum {_shown(low)} is greater than maximum {_shown(high)}")
         if bounds:
-            self.add(Rule(f"{name}_in_range", f"{name} within {options}", BLOCKING, Metric.RANGE, (name,), arguments=bounds), field)
+            self.add(Rule(f"{name}_in_range", describe(Metric.RANGE, (name,), bounds), BLOCKING, Metric.RANGE, (name,), arguments=bounds), field)
         if options.get("minLength", 0) > options.get("maxLength", float("inf")):
             raise ContractError(self.path, field, "minLength is greater than maxLength")
         lengths = {arg: int(options[key]) for key, arg in (("minLength", "min_length"), ("maxLength", "max_length")) if key in options}
         if lengths:
-            self.add(Rule(f"{name}_length", f"length of {name}", BLOCKING, Metric.LENGTH, (name,), arguments=lengths), field)
+            self.add(Rule(f"{name}_length", describe(Metric.LENGTH, (name,), lengths), BLOCKING, Metric.LENGTH, (name,), arguments=lengths), field)
         patterns = []
         if "pattern" in options:
             patterns.append((f"{name}_pattern", _check_regex(options["pattern"], self.path, f"{field}.pattern")))
@@ -126,7 +127,7 @@ class _Builder:
                 raise ContractError(self.path, f"{field}.format", f"unknown format {options['format']!r}; expected one of {', '.join(FORMATS)}")
             patterns.append((f"{name}_format", FORMATS[options["format"]]))
         for rule_name, pattern in patterns:
-            self.add(Rule(rule_name, f"{name} matches {pattern}", BLOCKING, Metric.PATTERN, (name,), arguments={"pattern": pattern}), field)
+            self.add(Rule(rule_name, describe(Metric.PATTERN, (name,), {"pattern": pattern}), BLOCKING, Metric.PATTERN, (name,), arguments={"pattern": pattern}), field)
 
     def _relationship(self, column: Column, target: str, field: str) -> None:
         domain, product, ref_column = target.split(".")
@@ -136,7 +137,7 @@ class _Builder:
             raise ContractError(self.path, f"{field}.customProperties", f"severity must be one of {', '.join(SEVERITIES)}")
         self.add(Rule(
             f"{column.name}_references_{domain}_{product}",
-            f"every {column.name} exists as {ref_column} in {domain}.{product}",
+            describe(Metric.RELATIONSHIP, (column.name,), {"domain": domain, "product": product, "column": ref_column}),
             SEVERITIES[severity], Metric.RELATIONSHIP, (column.name,),
             arguments={"domain": domain, "product": product, "column": ref_column},
         ), field)
@@ -158,7 +159,7 @@ class _Builder:
         arrow = self.contract.column(source).arrow_type
         if not (pa.types.is_date(arrow) or pa.types.is_timestamp(arrow)):
             raise ContractError(self.path, field, f"{source} is {self.contract.column(source).sql_type}; {column.name} can derive from a DATE or TIMESTAMP column only")
-        self.add(Rule(f"{column.name}_derived_from_{source}", f"{column.name} is the month of {source}", BLOCKING,
+        self.add(Rule(f"{column.name}_derived_from_{source}", describe(Metric.DERIVED_MONTH, (column.name,), {"source": source}), BLOCKING,
                       Metric.DERIVED_MONTH, (column.name,), arguments={"source": source}), field)
 
     def _properties(self):
@@ -189,7 +190,7 @@ class _Builder:
             if threshold is None:
                 raise ContractError(self.path, field, "an sql rule needs an operator such as mustBe or mustBeLessThan")
             name = rule.name or f"{column.name if column else self.contract.table}_sql_{len(self.rules)}"
-            self.add(sql_rule(name, description or f"sql: {rule.query}", severity, rule.query, threshold, column.name if column else None), field)
+            self.add(sql_rule(name, description or describe(Metric.SQL, arguments={"query": rule.query}, threshold=threshold), severity, rule.query, threshold, column.name if column else None), field)
             return
         metric = rule.metric or rule.rule
         arguments = rule.arguments or {}
@@ -197,8 +198,9 @@ class _Builder:
         if metric == "rowCount":
             if column is not None:
                 raise ContractError(self.path, f"{field}.metric", "rowCount applies to the table: put it in schema[0].quality")
-            self.add(Rule(name, description or "row count", severity, Metric.ROW_COUNT,
-                          threshold=threshold or Comparison("mustBeGreaterThan", 0)), field)
+            threshold = threshold or Comparison("mustBeGreaterThan", 0)
+            self.add(Rule(name, description or describe(Metric.ROW_COUNT, threshold=threshold), severity, Metric.ROW_COUNT,
+                          threshold=threshold), field)
             return
         if metric == "duplicateValues":
             keys = arguments.get("properties") or ([column.name] if column else None)
@@ -207,7 +209,7 @@ class _Builder:
             unknown = [c for c in keys if c not in self.contract.column_names]
             if unknown:
                 raise ContractError(self.path, f"{field}.arguments.properties", f"names columns {unknown} that the contract does not declare")
-            self.add(Rule(name, description or f"no duplicate {keys}", severity, Metric.DUPLICATES, tuple(keys),
+            self.add(Rule(name, description or describe(Metric.DUPLICATES, tuple(keys), threshold=threshold or NO_FAILING_ROWS, percent=percent), severity, Metric.DUPLICATES, tuple(keys),
                           threshold or NO_FAILING_ROWS, percent=percent), field)
             return
         if column is None:
@@ -220,7 +222,7 @@ class _Builder:
             measured, arguments_ = Metric.INVALID_VALUES, self._invalid(arguments, f"{field}.arguments")
         else:  # the JSON schema only lets ODCS metrics through
             raise ContractError(self.path, f"{field}.metric", f"unknown metric {metric!r}")
-        self.add(Rule(name, description or f"{metric} of {column.name}", severity, measured, columns,
+        self.add(Rule(name, description or describe(measured, columns, arguments_, threshold or NO_FAILING_ROWS, percent), severity, measured, columns,
                       threshold or NO_FAILING_ROWS, arguments_, percent=percent), field)
 
     def _invalid(self, arguments: dict, field: str) -> dict[str, Any]:

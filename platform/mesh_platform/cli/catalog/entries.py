@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mesh_platform.model.descriptor import Product
+from mesh_platform.model.durations import format_duration
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import rules_for
@@ -107,14 +108,8 @@ def column_dict(column) -> dict:
 
 
 def format_window(window: dt.timedelta | None) -> str | None:
-    """A freshness window as people write it: `1 d`, `36 h`, `90 min`."""
-    if window is None:
-        return None
-    seconds = int(window.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+    """An SLA window as every view of the mesh says it (`1 day`, `36 hours`); None for none."""
+    return None if window is None else format_duration(window)
 
 
 def freshness_of(product: Product, port: PortDescription, now: dt.datetime) -> tuple[str, dt.timedelta | None]:

@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from mesh_platform.model.descriptor import Product
+from mesh_platform.model.durations import format_duration
 from mesh_platform.model.policies import Governance, report_markdown
 from mesh_platform.orchestration.automation import condition_for
 from mesh_platform.orchestration.io_manager import CONTRACT_KEY, PARTITION_COLUMN_KEY, column_schema
@@ -35,7 +36,8 @@ def product_metadata(product: Product, root: Path, governance: dict[str, Any] | 
         "dagster/column_schema": column_schema(contract),
     }
     for level in contract.service_levels:
-        metadata[f"mesh/sla/{level.property}"] = str(level.window or level.description or "")
+        # Said as the catalog says it (`1 day`), never as a timedelta's str (`1 day, 0:00:00`).
+        metadata[f"mesh/sla/{level.property}"] = format_duration(level.window) if level.window else (level.description or "")
     if product.descriptor.partitioning:
         metadata[PARTITION_COLUMN_KEY] = product.descriptor.partitioning.column
     return {**metadata, **(governance or {})}

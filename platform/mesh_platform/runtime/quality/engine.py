@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from mesh_platform.model.redaction import redact_value, without_values
+from mesh_platform.model.rule_text import expected, failure
 from mesh_platform.model.rules import Rule
 from mesh_platform.runtime.quality.compile import CompiledRule, compile_rule, quote, reference_view
 from mesh_platform.runtime.sealed import refusal, refused_statement
@@ -45,8 +46,7 @@ class RuleResult:
     def summary(self) -> str:
         if self.error:
             return f"{self.rule.name}: could not be evaluated: {self.error}"
-        rows = f", {self.failing_rows} failing rows" if self.failing_rows else ""
-        return f"{self.rule.name}: value {self.value} is not {self.rule.threshold}{rows}"
+        return f"{self.rule.name}: {failure(self.rule, self.value, self.failing_rows)}"
 
 
 RULES_WHERE = "contract sql rules"
@@ -155,7 +155,7 @@ def describe_failures(results: list[RuleResult]) -> str:
 
 
 def result_metadata(result: RuleResult) -> Mapping[str, Any]:
-    metadata: dict[str, Any] = {"rule": result.rule.description, "expected": str(result.rule.threshold)}
+    metadata: dict[str, Any] = {"rule": result.rule.description, "expected": expected(result.rule)}
     if result.value is not None:
         metadata["value"] = result.value
     if result.failing_rows is not None:
