@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesh_platform.cli.common import ProjectOption, console, errors, wide
+from mesh_platform.cli.common import ProjectOption, console, errors, print_table, wide
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import project_root as _root
 from mesh_platform.model.errors import MeshError
@@ -101,11 +101,11 @@ def show(
         return
     domains = list(mesh.domains)
     table = Table(title="mesh access: what each domain's storage identity may do with each product")
-    table.add_column("product")
+    table.add_column("product", no_wrap=True)
     for domain in domains:
-        table.add_column(domain, justify="center")
+        table.add_column(domain, justify="center", no_wrap=True)
     for product, levels in matrix.items():
         table.add_row(product, *(f"[{_LEVEL_STYLE[levels[d]]}]{levels[d]}[/]" for d in domains))
-    wide(console).print(table)
+    print_table(wide(console), table)
     console.print("[dim]write: owner (write, read, list its domain) · read: raw port · masked: masked projection only · -: nothing[/]", soft_wrap=True)
 

@@ -17,16 +17,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mesh_platform.cli.common import ProjectOption, console, errors
+from mesh_platform.cli.common import ProjectOption, console, errors, print_table
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import find_product as _find_product
 from mesh_platform.cli.common import project_root as _root
+from mesh_platform.cli.version import show_version
 from mesh_platform.model.errors import MeshError
 from mesh_platform.runtime.settings import mesh_home, prepared_dagster_home, run_settings
 
 app = typer.Typer(
     help="Build, run and inspect the data mesh.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True, help="Print the versions of the mesh platform, Dagster and dbt-core, and exit.")] = False,
+) -> None:
+    """Build, run and inspect the data mesh."""
 
 
 @app.command()
@@ -86,7 +94,7 @@ def build(
         return
     table = Table(title="mesh build")
     for column in ("product", "rows", "port version", "status"):
-        table.add_column(column, justify="right" if column in ("rows", "port version") else "left")
+        table.add_column(column, justify="right" if column in ("rows", "port version") else "left", no_wrap=column == "product")
     for product in report.products:
         style = {"published": "green", "failed": "red", "not built": "red"}.get(product.status, "yellow")
         table.add_row(
@@ -95,7 +103,7 @@ def build(
             str(product.version) if product.version is not None else "",
             f"[{style}]{product.status}[/]",
         )
-    console.print(table)
+    print_table(console, table)
     if not report.ok:
         for line in report.failures():
             errors.print(f"[bold red]failed:[/] {escape(line)}", soft_wrap=True)  # one line each: scripts grep them
@@ -129,15 +137,15 @@ def validate(
     else:
         table = Table(title="mesh validate")
         for column in ("domain", "products", "status"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "domain")
         for report in reports:
             status = "[green]ok[/]" if report.ok else f"[red]error:[/] {escape(report.error or '')}"
             table.add_row(report.domain, ", ".join(report.products), status)
-        console.print(table)
+        print_table(console, table)
         for report in reports:
             for note in report.notes:
                 console.print(f"[yellow]note:[/] {escape(report.domain)}: {escape(note)}", soft_wrap=True)
-        console.print(_policy_table([f for r in reports for f in r.policies], show_all))
+        print_table(console, _policy_table([f for r in reports for f in r.policies], show_all))
     if not all(r.ok for r in reports) or any(f["status"] == "fail" and f["severity"] == "error" for r in reports for f in r.policies):
         raise typer.Exit(code=1)
 
@@ -146,7 +154,7 @@ def _policy_table(findings: list[dict], show_all: bool) -> Table:
     """One row per product and policy that needs attention (every one with --all)."""
     table = Table(title="policies")
     for column in ("product", "policy", "severity", "result", "detail"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column in ("product", "policy", "severity"))
     style = {"pass": "[green]pass[/]", "not evaluated": "[yellow]not evaluated[/]"}
     by_product: dict[str, list[dict]] = {}
     for finding in findings:
@@ -295,11 +303,14 @@ def contract_diff(
     else:
         table = Table(title=f"{found.id}: {source} {diff.old_version} -> working tree {diff.new_version}")
         for column in ("level", "subject", "change"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column != "change")
         colour = {"major": "red", "minor": "yellow", "patch": "cyan"}
         for change in diff.changes:
             table.add_row(f"[{colour[change.level]}]{change.level}[/]", change.subject, escape(change.text))
-        console.print(table if diff.changes else f"{found.id}: no change against {source} ({diff.old_version})")
+        if diff.changes:
+            print_table(console, table)
+        else:
+            console.print(f"{found.id}: no change against {source} ({diff.old_version})")
         verdict = f"[red]{escape(problem)}[/]" if problem else f"[green]version {diff.new_version} fits the change ({diff.required or 'none'})[/]"
         console.print(verdict)
     if problem:

@@ -11,13 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from mesh_platform.cli.common import ProjectOption, console, errors, wide
+from mesh_platform.cli.common import ProjectOption, console, errors, print_table, wide
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import find_product as _find_product
 from mesh_platform.cli.common import project_root as _root
 
 _FRESHNESS = {"fresh": "green", "stale": "red", "never published": "dim", "no SLA": "yellow"}
 _CHECKS = {"passed": "green", "failed": "red", "warned": "yellow"}
+_WHOLE = {"product", "domain", "kind", "version", "last publish (UTC)", "rows", "freshness"}
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +55,7 @@ def catalog(
         console.print_json(json.dumps([entry.to_dict() for entry in entries]))
     else:
         out = wide(console)
-        out.print(_catalog_table(entries, out.width))
+        print_table(out, _catalog_table(entries, out.width))
     if html is not None:
         errors.print(f"wrote {len(written)} pages: {html / 'index.html'}", soft_wrap=True)
 
@@ -67,7 +68,9 @@ def _catalog_table(entries, width: int) -> Table:
     if width < 150:
         columns = [c for c in columns if c not in ("domain", "kind")]
     for column in columns:
-        table.add_column(column, justify="right" if column == "rows" else "left", overflow="fold")
+        # Identifiers and values stay whole (`overflow="fold"` broke `member_delay_exposur e`); the
+        # owner, access and checks wrap at their spaces.
+        table.add_column(column, justify="right" if column == "rows" else "left", no_wrap=column in _WHOLE)
     for entry in entries:
         p, port, checks = entry.product, entry.port, entry.checks
         if port.error:
