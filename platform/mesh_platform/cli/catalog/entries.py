@@ -9,42 +9,20 @@ like any other ("never published"), not an error.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mesh_platform.cli.catalog.checks import UNKNOWN, CheckState, check_states
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.durations import format_duration
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
-from mesh_platform.model.rules import rules_for
 from mesh_platform.runtime.ports.port import PortDescription
 from mesh_platform.runtime.ports.store import port_store
-from mesh_platform.runtime.settings import dagster_home, instance_storage
 
 # Freshness of a product: its last publish against the contract's freshness SLA window.
 FRESH, STALE, NEVER, NO_SLA = "fresh", "stale", "never published", "no SLA"
-UNKNOWN = "unknown"
-
-
-@dataclass
-class CheckState:
-    """The last evaluations of a product's asset checks (one per contract rule)."""
-
-    status: str = UNKNOWN  # "passed", "failed", "warned", "not evaluated" or "unknown"
-    passed: int = 0
-    failed: int = 0  # blocking rules that failed
-    warned: int = 0  # warning/info rules that failed
-    run_id: str | None = None
-    results: dict[str, str] = field(default_factory=dict)  # rule -> passed | failed | warned | planned
-
-    def summary(self) -> str:
-        if self.status in (UNKNOWN, "not evaluated"):
-            return self.status
-        parts = [f"{self.passed} passed"]
-        parts += [f"{self.failed} failed"] if self.failed else []
-        parts += [f"{self.warned} warned"] if self.warned else []
-        return ", ".join(parts)
 
 
 @dataclass
@@ -84,7 +62,7 @@ class CatalogEntry:
             "port": self.port.uri,
             "freshness": self.freshness,
             "freshness_sla": format_window(self.freshness_window),
-            "checks": asdict(self.checks) | {"summary": self.checks.summary()},
+            "checks": asdict(self.checks) | {"summary": self.checks.summary(), "explained": self.checks.explained()},
             "partitioning": d.partitioning.model_dump(mode="json") if d.partitioning else None,
             "schedule": schedule.model_dump(mode="json") if (schedule := getattr(d, "schedule", None)) is not None else None,
             "inputs": [i.id + (f"@v{i.major}" if i.major is not None else "") for i in p.inputs],
@@ -123,51 +101,6 @@ def freshness_of(product: Product, port: PortDescription, now: dt.datetime) -> t
     return (FRESH if now - port.last_publish <= window else STALE), window
 
 
-def check_states(root: Path, products: Iterable[Product]) -> dict[str, CheckState]:
-    """Each product's checks as its last run evaluated them, from the mesh's Dagster instance;
-    empty when there is no instance yet (nothing was ever built with `mesh build`)."""
-    home = dagster_home(root)
-    if instance_storage() == "sqlite" and not (home / "dagster.yaml").is_file():
-        return {}  # a Postgres instance may hold history this machine never wrote a config for
-    import dagster as dg  # Dagster (~2 s) loads only when there is run history to read
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
-
-    keys: dict[str, list] = {}
-    for product in products:
-        try:
-            names = [rule.name for rule in rules_for(product.contract)]
-        except MeshError:
-            continue
-        keys[product.id] = [dg.AssetCheckKey(dg.AssetKey(list(product.key)), name) for name in names]
-    from mesh_platform.orchestration.runs import instance_for  # reason: Dagster loads only when there is run history to read
-
-    with instance_for(root) as instance:
-        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([k for ks in keys.values() for k in ks])
-    states: dict[str, CheckState] = {}
-    for product_id, product_keys in keys.items():
-        records = [latest[k] for k in product_keys if k in latest]
-        if not records:
-            continue  # never evaluated: unknown
-        last = max(records, key=lambda r: r.create_timestamp)
-        state = CheckState(run_id=last.run_id)
-        for record in (r for r in records if r.run_id == last.run_id):
-            name = record.key.name
-            if record.status == Status.SUCCEEDED:
-                state.passed += 1
-                state.results[name] = "passed"
-            elif record.status == Status.FAILED:
-                evaluation = record.event.dagster_event.event_specific_data if record.event else None
-                warns = evaluation is not None and evaluation.severity == dg.AssetCheckSeverity.WARN
-                state.warned += warns
-                state.failed += not warns
-                state.results[name] = "warned" if warns else "failed"
-            else:
-                state.results[name] = "planned"  # the run stopped before the check ran
-        state.status = ("failed" if state.failed else "warned" if state.warned else "passed") if state.passed + state.failed + state.warned else "not evaluated"
-        states[product_id] = state
-    return states
-
-
 def collect(
     root: Path,
     mesh: Mesh | None = None,
@@ -179,7 +112,7 @@ def collect(
     now = now or dt.datetime.now(dt.timezone.utc)
     products = sorted(mesh.products(), key=lambda p: p.id)
     store = port_store(root, acting=None)  # the platform's identity, configured once for the whole catalog
-    checks = check_states(root, products)
+    checks = check_states(root, products, mesh)
     entries = []
     for product in products:
         if on_product:

@@ -13,11 +13,13 @@ import datetime as dt
 from pathlib import Path
 
 from mesh_platform.cli.catalog.entries import CatalogEntry, format_window
+from mesh_platform.cli.catalog.reading_guide import reading_guide
 from mesh_platform.cli.catalog.render import page_name, render
 from mesh_platform.cli.catalog.svg import domain_colours, lineage_svg
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import rules_for
+from mesh_platform.runtime.ports.store import port_store
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -60,7 +62,7 @@ def _about(entry: CatalogEntry) -> list[tuple[str, str]]:
     return [(k, v) for k in ("purpose", "usage", "limitations") if (v := getattr(described, k, None))]
 
 
-def render_product(entry: CatalogEntry, mesh: Mesh, colours: dict, known: set[str], generated: str) -> str:
+def render_product(entry: CatalogEntry, mesh: Mesh, colours: dict, known: set[str], generated: str, store=None) -> str:
 
     p, port = entry.product, entry.port
     contract = None if entry.problem else p.contract
@@ -83,11 +85,14 @@ def render_product(entry: CatalogEntry, mesh: Mesh, colours: dict, known: set[st
         columns=contract.columns if contract else [], rules=rules,
         service_levels=contract.service_levels if contract else [],
         personal_columns=bool(contract and contract.personal_columns),
+        guide=reading_guide(p, store) if contract is not None and store is not None else None,
     )
 
 
-def write_site(directory: Path, entries: list[CatalogEntry], mesh: Mesh) -> list[Path]:
-    """Write the site into `directory` (created if needed); returns the files written."""
+def write_site(directory: Path, entries: list[CatalogEntry], mesh: Mesh, store=None) -> list[Path]:
+    """Write the site into `directory` (created if needed); returns the files written. `store`:
+    the port store whose addresses the pages' reading guides give (default: the mesh's own)."""
+    store = store or port_store(mesh.root, acting=None)
     directory.mkdir(parents=True, exist_ok=True)
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     colours = domain_colours(list(mesh.domains))
@@ -96,6 +101,6 @@ def write_site(directory: Path, entries: list[CatalogEntry], mesh: Mesh) -> list
     written[0].write_text(render_index(entries, colours, generated), encoding="utf-8")
     for entry in entries:
         path = directory / page_name(entry.id)
-        path.write_text(render_product(entry, mesh, colours, known, generated), encoding="utf-8")
+        path.write_text(render_product(entry, mesh, colours, known, generated, store), encoding="utf-8")
         written.append(path)
     return written
