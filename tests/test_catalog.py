@@ -85,7 +85,9 @@ def test_freshness_and_checks_are_computed(built_mesh, catalog, monkeypatch):
         checks = entry["checks"]
         rules = {r.name for r in rules_for(product.contract)}
         assert checks["status"] in ("passed", "warned") and checks["failed"] == 0, entry["product"]
-        assert set(checks["results"]) == rules and checks["passed"] + checks["warned"] == len(rules)
+        # Every check of the product's asset, as Dagster shows them: its contract rules and the
+        # policies' run-time rules (and a dbt model's tests) too.
+        assert rules <= set(checks["results"]) and checks["passed"] + checks["warned"] == len(checks["results"])
     # The same ports seen two years later are stale against every SLA.
     from mesh_platform.cli.catalog.entries import collect
 

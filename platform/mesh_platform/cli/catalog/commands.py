@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def catalog(
+    product: Annotated[Optional[str], typer.Argument(help="Show this product (domain.product) in detail, with how to read its port.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every product as JSON, with its inputs, consumers and columns.")] = False,
     html: Annotated[Optional[Path], typer.Option("--html", metavar="DIR", help="Also write a static, searchable catalog site into DIR (open DIR/index.html).")] = None,
     project: ProjectOption = None,
@@ -41,6 +42,9 @@ def catalog(
     if html is not None and html.exists() and not html.is_dir():
         _fail(f"--html {html} is a file, not a folder", "pass a folder for the site's pages (it is created if needed)")
     mesh = Mesh.load(root)
+    if product is not None:
+        _detail(root, mesh, _find_product(mesh, product), as_json)
+        return
     status = errors.status("reading the mesh…")
     with status:
         entries = collect(root, mesh, on_product=lambda pid: status.update(f"reading the port of {pid}…"))
@@ -88,6 +92,33 @@ def _catalog_table(entries, width: int) -> Table:
         }
         table.add_row(*(cells[c] for c in columns))
     return table
+
+
+def _detail(root, mesh, found, as_json: bool) -> None:
+    """One product: its catalog entry, then how to read its port (the product page's guide)."""
+    from mesh_platform.cli.catalog.entries import collect  # reason: the ports load only for this command
+    from mesh_platform.cli.catalog.reading_guide import reading_guide
+    from mesh_platform.runtime.ports.store import port_store
+
+    entry = next(e for e in collect(root, mesh) if e.id == found.id)
+    guide = None if entry.problem else reading_guide(found, port_store(root, acting=None))
+    sections = guide.sections() if guide else []
+    if as_json:
+        read = [{"for": who, "address": a.location, "settings": a.settings(), "snippets": {s.tool: s.code for s in snippets}}
+                for who, a, snippets in sections]
+        console.print_json(json.dumps(entry.to_dict() | {"read": read}))
+        return
+    out = wide(console)
+    print_table(out, _catalog_table([entry], out.width))
+    if entry.checks.explained():
+        out.print(escape(entry.checks.explained()), soft_wrap=True)
+    for who, address, snippets in sections:
+        out.print(f"\n[bold]How to read it[/], for {escape(who)}: {escape(address.location)}", soft_wrap=True)
+        for line in address.settings():
+            out.print(f"  {escape(line)}", soft_wrap=True)
+        for snippet in snippets:
+            out.print(f"[dim]── {snippet.tool}[/]")
+            out.print(snippet.code, markup=False, highlight=False, soft_wrap=True)
 
 
 def lineage(
