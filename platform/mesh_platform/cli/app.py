@@ -263,7 +263,7 @@ def _print_result(result: tuple[list[str], list[tuple]] | None, as_json: bool, m
     table = Table(*columns, caption=f"{len(rows)} rows" + (f", first {max_rows} shown" if len(rows) > max_rows else ""))
     for row in rows[:max_rows]:
         table.add_row(*("NULL" if v is None else escape(str(v)) for v in row))
-    console.print(table)
+    print_table(console, table)
 
 
 @contract_app.command("diff")
