@@ -16,6 +16,7 @@ The session opens with what loads: a product or domain whose files are broken is
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class SqlSession:
     refused: dict[str, str] = field(default_factory=dict)  # product id -> why
     unpublished: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
+    as_of: int | dt.datetime | None = None  # every view reads its port as of this version or moment
 
     @property
     def reader(self):
@@ -58,7 +60,7 @@ class SqlSession:
         return operator_reader(self.acting)
 
     @classmethod
-    def open(cls, root: Path, acting: str | None) -> "SqlSession":
+    def open(cls, root: Path, acting: str | None, as_of: int | dt.datetime | None = None) -> "SqlSession":
         mesh = Mesh.load(root)
         broken = {_domain_of(folder): str(exc) for folder, exc in mesh.broken.items()}
         if acting is not None and acting not in mesh.domains:
@@ -71,7 +73,7 @@ class SqlSession:
             # domain's grants: the platform's own keys read everything, whatever the session's views.
             raise MeshError("with ports on an object store, `mesh sql` reads as a domain: add --as DOMAIN "
                             "(the session then holds only that domain's storage identity)")
-        session = cls(mesh, acting)
+        session = cls(mesh, acting, as_of=as_of)
         session.unavailable.update({f"domain {name}": why for name, why in sorted(broken.items())})
         planned = []
         for product in mesh.products():
@@ -81,7 +83,7 @@ class SqlSession:
                 session.unavailable[product.id] = " ".join(str(exc).split())
                 continue
             if found is not None:
-                planned.append(found)
+                planned += [found, *session._older_majors(found[0])]
         # Sealed with exactly the unmasked ports' folders readable: a masked port's never is.
         session.con = duckdb_ports.sealed_session(location for _, location in planned if location is not None)
         for plan, location in planned:
@@ -103,22 +105,38 @@ class SqlSession:
             self.refused[product.id] = refusal(product, reader)
             return None
         try:
-            plan = plan_read(self.mesh, self.reader, product)
+            plan = plan_read(self.mesh, self.reader, product, as_of=self.as_of)
             return plan, native_location(plan)
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
             return None
 
+    def _older_majors(self, current: PortRead) -> list:
+        """Every older major of the product a consumer may still pin (published, neither retired
+        nor withdrawn), planned as the current one was: views `domain."product@vN"`."""
+        product, found = current.product, []
+        masked = current.uri == current.store.uri(product.domain, product.name, current.major, True)
+        for major in current.store.published_majors(product.domain, product.name, masked):
+            if major >= current.major:
+                continue
+            try:
+                plan = plan_read(self.mesh, self.reader, product, major=major, as_of=self.as_of)
+                found.append((plan, native_location(plan)))
+            except MeshError as exc:  # retired or withdrawn: say why it is not there
+                self.unavailable[f"{product.id}@v{major}"] = " ".join(str(exc).split())
+        return found
+
     def _attach(self, plan: PortRead, location) -> None:
         product = plan.product
+        name = view_name(plan)
         if location is not None:
-            duckdb_ports.create_port_view(self.con, product.domain, product.name, location)
+            duckdb_ports.create_port_view(self.con, product.domain, name, location)
         else:  # masked: registered from Arrow, never its files
-            hidden = f"port__{product.domain}__{product.name}"
+            hidden = f"port__{product.domain}__{product.name}__v{plan.major}"
             self.con.register(hidden, arrow_relation(plan))
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
-            self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
-        self.views[product.id] = sorted(plan.masks)
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(name)} AS SELECT * FROM {quote(hidden)}")
+        self.views[plan.label] = sorted(plan.masks)
 
     def products_named(self, query: str) -> list[str]:
         """The mesh products a query names (`domain.product`, whether readable or not)."""
@@ -169,6 +187,12 @@ class SqlSession:
             if line is None:
                 raise
             raise SealedRefusal(line) from None
+
+
+def view_name(plan: PortRead) -> str:
+    """A product's view in its domain's schema: `product` for the current major, `product@vN`
+    for an older one (quoted in SQL: `shared."carriers@v1"`; no product name holds an "@")."""
+    return plan.product.name if plan.major == plan.product.contract.major else f"{plan.product.name}@v{plan.major}"
 
 
 def _store_refusal(exc: duckdb.Error) -> str | None:

@@ -1,0 +1,253 @@
+"""A port's past: rollback, withdrawal of a major, time travel and the retention vacuum.
+
+On a small mesh written for each test: `shared.carriers`, whose `contact` column is personal
+(so each publish also writes its masked projection), published through the real write path;
+`lab` is a consumer domain that sees `contact` masked. The `mesh` commands run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from mesh_platform.model.access import AccessDenied
+from mesh_platform.model.contracts.versions import withdrawal_problem
+from mesh_platform.model.errors import MeshError
+from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.runtime.ports.history import port_history
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.ports.withdrawal import WithdrawnPortError, latest_serving, withdraw
+from mesh_platform.runtime.publishing import commit
+from mesh_platform.runtime.reading import plan_read, read_table
+from mesh_platform.runtime.retention import vacuum_mesh
+from mesh_platform.runtime.rollback import rollback
+from tests.conftest import run_mesh
+from tests.helpers.mini_mesh import column, contract, write_mesh
+
+GOOD = {"carrier": ["AA", "UA", "DL"], "name": ["American", "United", "Delta"], "contact": ["a@x.example", "u@x.example", "d@x.example"]}
+BAD = {"carrier": ["AA"], "name": ["American"], "contact": ["a@x.example"]}  # too few: breaks `carriers_listed` once declared
+NEWER = {"carrier": ["AA", "UA", "DL", "B6"], "name": ["American", "United", "Delta", "JetBlue"], "contact": ["a@x.example", "u@x.example", "d@x.example", "b@x.example"]}
+
+
+def carriers_contract(version: str = "1.0.0", *, rule: bool = True, **extra) -> dict:
+    document = contract("shared", "carriers", [
+        column("carrier", primaryKey=True), column("name", required=True),
+        column("contact", classification="pii", customProperties=[{"property": "masking", "value": "hash"}]),
+    ], **extra)
+    document["version"] = version
+    document["slaProperties"].append({"property": "retention", "value": 1, "unit": "d"})
+    if rule:
+        document["schema"][0]["quality"] = [{"name": "carriers_listed", "metric": "rowCount", "mustBeGreaterOrEqualTo": 2,
+                                             "description": "Every carrier flying from the hub is listed."}]
+    return document
+
+
+def mesh_files(carriers: dict) -> dict:
+    owner = {"team": "lab_team", "contact": "lab@mesh.example"}
+    return {
+        "shared_assets": {
+            "domain.yaml": {"name": "shared", "kind": "source-aligned", "description": "Reference data every domain joins to.",
+                            "owner": {"team": "governance", "contact": "gov@mesh.example"}},
+            "products/carriers.yaml": {"name": "carriers", "description": "Every carrier flying from the hub, with its contact."},
+            "contracts/carriers.odcs.yaml": carriers,
+        },
+        "domains/lab": {
+            "domain.yaml": {"name": "lab", "kind": "consumer-aligned", "description": "A laboratory domain for tests.", "owner": owner},
+        },
+    }
+
+
+@pytest.fixture
+def mesh_root(tmp_path, mesh_home) -> Path:
+    return write_mesh(tmp_path / "mesh", mesh_files(carriers_contract(rule=False)))
+
+
+def carriers(root: Path):
+    return Mesh.load(root).find("shared", "carriers")
+
+
+def publish(root: Path, rows: dict) -> int:
+    product = carriers(root)
+    result = commit(port_store(root, acting="shared"), "shared", "carriers", product.contract, pa.table(rows), run_id="test-run", root=root)
+    time.sleep(0.01)  # commit timestamps are in ms: keep versions apart in time
+    return result.version
+
+
+def read(root: Path, domain: str, **options) -> pa.Table:
+    product = carriers(root)
+    table = read_table(plan_read(Mesh.load(root), domain_reader(domain), product, **options))
+    return table.sort_by("carrier")
+
+
+def port(home: Path, major: int = 1, masked: bool = False) -> Path:
+    return home / "storage" / "shared" / "carriers" / ("masked" if masked else "") / f"v{major}"
+
+
+def mesh(root: Path, home: Path, *args: str):
+    return run_mesh(list(args), home, cwd=root, timeout=120)
+
+
+# -- rollback ------------------------------------------------------------------------------------
+
+def test_rollback_restores_an_earlier_version_as_a_new_one_and_the_masked_projection_follows(mesh_root, mesh_home):
+    assert publish(mesh_root, GOOD) == 0
+    assert publish(mesh_root, NEWER) == 1
+    result = rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="operator 'ana' as domain 'shared'")
+    assert (result.version, result.rows) == (2, 3)
+    assert read(mesh_root, "shared").column("carrier").to_pylist() == ["AA", "DL", "UA"]
+    masked = read(mesh_root, "lab")  # the consumer reads the projection: raw version 2, masked
+    assert masked.column("carrier").to_pylist() == ["AA", "DL", "UA"] and "a@x.example" not in masked.column("contact").to_pylist()
+    projection = DeltaTable(str(port(mesh_home, masked=True)))
+    assert projection.history(1)[0]["mesh.projection_of_version"] == "2"
+    latest = port_history(port_store(mesh_root), str(port(mesh_home)))[0]
+    assert (latest.version, latest.rollback_of, latest.by, latest.rows, latest.contract_version) == (2, 0, "operator 'ana' as domain 'shared'", 3, "1.0.0")
+
+    listed = mesh(mesh_root, mesh_home, "history", "shared.carriers")
+    assert listed.returncode == 0, listed.stderr
+    assert "rollback to v0 by operator 'ana' as domain 'shared'" in listed.stdout and "1.0.0" in listed.stdout
+
+
+def test_a_rollback_to_a_version_that_breaks_todays_rules_is_refused_and_nothing_changes(mesh_root, mesh_home):
+    publish(mesh_root, BAD)  # version 0: one carrier, before the contract asked for two
+    write_mesh(mesh_root, mesh_files(carriers_contract("1.1.0")))
+    publish(mesh_root, GOOD)  # version 1
+    folders = sorted(p.name for p in port(mesh_home).iterdir())
+    with pytest.raises(MeshError, match=r"rollback of shared.carriers to version 0 refused: .*carriers_listed"):
+        rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test")
+    assert DeltaTable(str(port(mesh_home))).version() == 1 and DeltaTable(str(port(mesh_home, masked=True))).version() == 1
+    assert sorted(p.name for p in port(mesh_home).iterdir()) == folders  # its staged files went with it
+    assert read(mesh_root, "shared").num_rows == 3
+
+
+def test_only_the_owner_may_roll_back(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    publish(mesh_root, NEWER)
+    with pytest.raises(AccessDenied, match="domain 'lab' may not roll back shared.carriers: only its owner, domain 'shared', may"):
+        rollback(mesh_root, carriers(mesh_root), 0, acting="lab", by="test")
+    refused = mesh(mesh_root, mesh_home, "rollback", "shared.carriers", "--to-version", "0", "--as", "lab")
+    assert refused.returncode == 1 and "only its owner, domain 'shared', may" in refused.stderr
+    assert DeltaTable(str(port(mesh_home))).version() == 1
+    done = mesh(mesh_root, mesh_home, "rollback", "shared.carriers", "--to-version", "0")
+    assert done.returncode == 0, done.stderr
+    assert "version 2 restores the 3 rows of version 0" in done.stdout
+
+
+# -- time travel ---------------------------------------------------------------------------------
+
+def test_a_port_is_read_as_of_a_version_or_a_moment_masked_readers_on_the_projection(mesh_root, mesh_home):
+    before_any = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.01)
+    publish(mesh_root, GOOD)
+    between = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.01)
+    publish(mesh_root, NEWER)
+    assert read(mesh_root, "shared").num_rows == 4
+    assert read(mesh_root, "shared", as_of=0).num_rows == 3
+    assert read(mesh_root, "shared", as_of=between).num_rows == 3
+    owner_plan = plan_read(Mesh.load(mesh_root), domain_reader("shared"), carriers(mesh_root), as_of=between)
+    masked_plan = plan_read(Mesh.load(mesh_root), domain_reader("lab"), carriers(mesh_root), as_of=0)
+    assert "masked" not in owner_plan.uri and masked_plan.uri.endswith("masked/v1") and masked_plan.version == 0
+    assert read(mesh_root, "lab", as_of=0).num_rows == 3
+    with pytest.raises(MeshError, match=r"^shared.carriers has no version as of .*: its oldest version \(0\) was published at "):
+        read(mesh_root, "shared", as_of=before_any)
+    with pytest.raises(MeshError, match="shared.carriers has no version 7: its versions go from 0 to 1"):
+        read(mesh_root, "shared", as_of=7)
+
+    by_version = mesh(mesh_root, mesh_home, "sql", "--as", "lab", "--as-of", "0", "--json", "-c", "select count(*) as n from shared.carriers")
+    assert by_version.returncode == 0, by_version.stderr
+    assert json.loads(by_version.stdout) == [{"n": 3}]
+    by_moment = mesh(mesh_root, mesh_home, "sql", "--as-of", between.isoformat(), "--json", "-c", "select carrier from shared.carriers order by 1")
+    assert by_moment.returncode == 0, by_moment.stderr
+    assert [r["carrier"] for r in json.loads(by_moment.stdout)] == ["AA", "DL", "UA"]
+
+
+def test_every_major_a_consumer_may_pin_is_a_view_in_mesh_sql(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    two = carriers_contract("2.0.0", customProperties=[{"property": "previousMajorReadableUntil", "value": "2099-12-31"}])
+    two["schema"][0]["properties"][1]["description"] = "The carrier's full name, as registered."
+    write_mesh(mesh_root, mesh_files(two))
+    publish(mesh_root, NEWER)
+    result = mesh(mesh_root, mesh_home, "sql", "--as", "lab", "--json", "-c",
+                  'select (select count(*) from shared.carriers) as current, (select count(*) from shared."carriers@v1") as pinned')
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"current": 4, "pinned": 3}]
+
+
+# -- withdrawal ----------------------------------------------------------------------------------
+
+def test_a_withdrawn_major_is_refused_to_a_pinned_consumer_with_the_reason_and_the_major_to_move_to(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    two = carriers_contract("2.0.0", customProperties=[{"property": "previousMajorReadableUntil", "value": "2099-12-31"}])
+    write_mesh(mesh_root, mesh_files(two))
+    publish(mesh_root, NEWER)
+    refused = mesh(mesh_root, mesh_home, "withdraw", "shared.carriers@v2", "--reason", "contacts were swapped", "--as", "lab")
+    assert refused.returncode == 1 and "only its owner, domain 'shared', may" in refused.stderr
+    done = mesh(mesh_root, mesh_home, "withdraw", "shared.carriers@v2", "--reason", "contacts were swapped")
+    assert done.returncode == 0, done.stderr
+    store = port_store(mesh_root)
+    assert (port(mesh_home, 2) / "_mesh_withdrawn.json").exists() and (port(mesh_home, 2, masked=True) / "_mesh_withdrawn.json").exists()
+    with pytest.raises(WithdrawnPortError, match=r"^domain 'lab' reads shared.carriers@v2, withdrawn by its owner on \d{4}-\d\d-\d\d: "
+                                                r"contacts were swapped; move to v1$"):
+        read(mesh_root, "lab", major=2)
+    assert read(mesh_root, "lab", major=1).num_rows == 3  # pinned to v1: still served
+    # The version policy: v2 takes no more publishes; going back to 1.x or on to 3.0.0 may.
+    assert latest_serving(store, "shared", "carriers")[0] == 1
+    withdrawn = {2: "contacts were swapped"}
+    assert "withdrew (contacts were swapped): publish a major above it (3.0.0)" in withdrawal_problem(carriers(mesh_root).contract, withdrawn)
+    write_mesh(mesh_root, mesh_files(carriers_contract("1.1.0")))
+    assert withdrawal_problem(carriers(mesh_root).contract, withdrawn) is None
+    with pytest.raises(ValueError, match=r"shared.carriers@v5 was never published \(published majors: v1, v2\)"):
+        withdraw(store, "shared", "carriers", 5, "why", "test")
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_latest_and_says_so_on_reads(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    first = dt.datetime.now(dt.timezone.utc)  # when version 0 was the latest
+    publish(mesh_root, NEWER)
+    publish(mesh_root, GOOD)
+    orphan = port(mesh_home) / "w-0123456789abcdef" / "part-0.parquet"  # a killed publish's staged file
+    orphan.parent.mkdir()
+    orphan.write_bytes(b"PAR1")
+    old = time.time() - 7 * 3600
+    os.utime(orphan, (old, old))
+    files_before = {p for p in port(mesh_home).rglob("*.parquet") if "_delta_log" not in p.parts}
+
+    within = vacuum_mesh(mesh_root, "shared")  # today: every version is within the 1-day retention
+    raw = next(r for r in within if r.uri == str(port(mesh_home)))
+    assert (raw.oldest_kept, raw.latest, raw.files) == (0, 2, ["w-0123456789abcdef/part-0.parquet"])
+    assert not orphan.exists() and read(mesh_root, "shared", as_of=0).num_rows == 3
+
+    dry = mesh(mesh_root, mesh_home, "vacuum", "--domain", "shared", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "retention 1 d; versions 0..2 kept; would remove 0 files, 0 log entries" in dry.stdout
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)  # every version but the latest expired
+    preview = vacuum_mesh(mesh_root, "shared", now=later, dry_run=True)
+    assert read(mesh_root, "shared", as_of=0).num_rows == 3  # a dry run removes nothing
+    done = vacuum_mesh(mesh_root, "shared", now=later)
+    assert [(r.uri, r.files) for r in done] == [(r.uri, r.files) for r in preview]
+    raw = next(r for r in done if r.uri == str(port(mesh_home)))
+    assert (raw.oldest_kept, raw.latest) == (2, 2) and raw.files and raw.log_entries
+    assert any(r.uri == str(port(mesh_home, masked=True)) and r.files for r in done)  # the projection too
+    kept = {p for p in port(mesh_home).rglob("*.parquet") if "_delta_log" not in p.parts}
+    assert kept < files_before - {orphan}
+    assert read(mesh_root, "shared").num_rows == 3 and read(mesh_root, "lab").num_rows == 3  # the latest is kept
+    for as_of in (0, first):
+        with pytest.raises(MeshError, match=r"^shared.carriers cannot be read as of .*: the retention vacuum of .* removed it "
+                                            r"\(retention 1 d\); its oldest readable version is 2$"):
+            read(mesh_root, "shared", as_of=as_of)
+    with pytest.raises(MeshError, match="the retention vacuum"):
+        read(mesh_root, "lab", as_of=0)
+    listed = mesh(mesh_root, mesh_home, "history", "shared.carriers")
+    assert listed.returncode == 0, listed.stderr
+    assert "versions before 2 removed by the retention vacuum of " in listed.stdout and "(retention 1 d)" in listed.stdout
