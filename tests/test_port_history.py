@@ -13,6 +13,7 @@ import os
 import time
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
@@ -25,6 +26,7 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.ports.history import port_history
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.ports.withdrawal import WithdrawnPortError, latest_serving, withdraw
+from mesh_platform.orchestration.retention_schedule import retention_vacuum
 from mesh_platform.runtime.publishing import commit
 from mesh_platform.runtime.reading import plan_read, read_table
 from mesh_platform.runtime.retention import vacuum_mesh
@@ -251,3 +253,17 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
     listed = mesh(mesh_root, mesh_home, "history", "shared.carriers")
     assert listed.returncode == 0, listed.stderr
     assert "versions before 2 removed by the retention vacuum of " in listed.stdout and "(retention 1 d)" in listed.stdout
+
+
+def test_each_domain_runs_its_vacuum_daily_as_a_dagster_job(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    orphan = port(mesh_home) / "w-fedcba9876543210" / "part-0.parquet"
+    orphan.parent.mkdir()
+    orphan.write_bytes(b"PAR1")
+    old = time.time() - 7 * 3600
+    os.utime(orphan, (old, old))
+    vacuum = retention_vacuum("shared", mesh_root)
+    assert (vacuum.schedule.name, vacuum.schedule.cron_schedule, vacuum.schedule.job_name) == ("vacuum_shared_daily", "30 3 * * *", "vacuum_shared")
+    assert vacuum.schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert vacuum.job.execute_in_process().success
+    assert not orphan.exists() and read(mesh_root, "shared").num_rows == 3

@@ -35,7 +35,7 @@ def retention_vacuum(domain: str, root: Path) -> RetentionVacuum:
     """The daily vacuum of `domain`'s ports."""
 
     @dg.op(name=f"vacuum_{domain}_ports", description=f"Enforce the retention SLA of every port of domain {domain}.")
-    def vacuum_ports(context: dg.OpExecutionContext) -> None:
+    def vacuum_ports(context) -> None:  # unannotated: Dagster reads annotations, which are strings here
         from mesh_platform.runtime.retention import vacuum_mesh  # reason: the port store loads when the vacuum runs, not at location load
 
         for port in vacuum_mesh(root, domain):
