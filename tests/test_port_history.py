@@ -200,6 +200,14 @@ def test_a_withdrawn_major_is_refused_to_a_pinned_consumer_with_the_reason_and_t
                                                 r"contacts were swapped; move to v1$"):
         read(mesh_root, "lab", major=2)
     assert read(mesh_root, "lab", major=1).num_rows == 3  # pinned to v1: still served
+    catalog = mesh(mesh_root, mesh_home, "catalog", "--json")
+    assert catalog.returncode == 0, catalog.stderr
+    (entry,) = json.loads(catalog.stdout)
+    assert entry["withdrawn_majors"] == {"v2": "contacts were swapped"}
+    sql = mesh(mesh_root, mesh_home, "sql", "--as", "lab", "--json", "-c", 'select count(*) as n from shared."carriers@v1"')
+    assert sql.returncode == 0, sql.stderr
+    assert json.loads(sql.stdout) == [{"n": 3}]  # the current major is withdrawn: v1 is still a view
+    assert "reads shared.carriers@v2, withdrawn by its owner on " in " ".join(sql.stderr.split())
     # The version policy: v2 takes no more publishes; going back to 1.x or on to 3.0.0 may.
     assert latest_serving(store, "shared", "carriers")[0] == 1
     withdrawn = {2: "contacts were swapped"}

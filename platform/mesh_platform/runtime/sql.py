@@ -32,7 +32,7 @@ from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.quality.compile import quote
-from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
+from mesh_platform.runtime.reading import PortRead, arrow_relation, locate, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
 
 WHERE = "mesh sql"
@@ -79,18 +79,20 @@ class SqlSession:
         for product in mesh.products():
             try:
                 found = session._plan(product)
-            except MeshError as exc:  # one broken contract leaves the other products readable
+            except MeshError as exc:  # one broken contract (or a withdrawn major) leaves the other products readable
                 session.unavailable[product.id] = " ".join(str(exc).split())
-                continue
+                found = None
             if found is not None:
-                planned += [found, *session._older_majors(found[0])]
+                planned.append(found)
+            if product.id not in session.refused:
+                planned += session._older_majors(product)
         # Sealed with exactly the unmasked ports' folders readable: a masked port's never is.
         session.con = duckdb_ports.sealed_session(location for _, location in planned if location is not None)
         for plan, location in planned:
             try:
                 session._attach(plan, location)
             except (MeshError, duckdb.Error) as exc:  # a port whose files are broken leaves the others readable
-                session.unavailable[plan.product.id] = " ".join(str(exc).split())
+                session.unavailable[plan.label] = " ".join(str(exc).split())
         return session
 
     def _plan(self, product):
@@ -111,17 +113,21 @@ class SqlSession:
             self.unpublished.append(product.id)
             return None
 
-    def _older_majors(self, current: PortRead) -> list:
+    def _older_majors(self, product) -> list:
         """Every older major of the product a consumer may still pin (published, neither retired
         nor withdrawn), planned as the current one was: views `domain."product@vN"`."""
-        product, found = current.product, []
-        masked = current.uri == current.store.uri(product.domain, product.name, current.major, True)
-        for major in current.store.published_majors(product.domain, product.name, masked):
-            if major >= current.major:
-                continue
+        found = []
+        try:
+            current = product.contract.major
+        except MeshError:
+            return []  # its contract does not load: already named in `unavailable`
+        for major in range(current):  # majors are few; listing the raw port's folder may be denied to a masked reader
             try:
                 plan = plan_read(self.mesh, self.reader, product, major=major, as_of=self.as_of)
+                locate(plan)  # PublishError when that major was never published
                 found.append((plan, native_location(plan)))
+            except PublishError:  # never published at that major
+                continue
             except MeshError as exc:  # retired or withdrawn: say why it is not there
                 self.unavailable[f"{product.id}@v{major}"] = " ".join(str(exc).split())
         return found
