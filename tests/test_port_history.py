@@ -23,13 +23,13 @@ from mesh_platform.model.contracts.versions import withdrawal_problem
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import Mesh
-from mesh_platform.runtime.ports.history import port_history
+from mesh_platform.runtime.ports.history import parse_as_of, port_history
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.ports.withdrawal import WithdrawnPortError, latest_serving, withdraw
 from mesh_platform.orchestration.retention_schedule import retention_vacuum
 from mesh_platform.runtime.publishing import commit
 from mesh_platform.runtime.reading import plan_read, read_table
-from mesh_platform.runtime.retention import vacuum_mesh
+from mesh_platform.runtime.retention import oldest_kept, vacuum_mesh
 from mesh_platform.runtime.rollback import rollback
 from tests.conftest import run_mesh
 from tests.helpers.mini_mesh import column, contract, write_mesh
@@ -215,7 +215,9 @@ def test_a_withdrawn_major_is_refused_to_a_pinned_consumer_with_the_reason_and_t
     write_mesh(mesh_root, mesh_files(carriers_contract("1.1.0")))
     assert withdrawal_problem(carriers(mesh_root).contract, withdrawn) is None
     with pytest.raises(ValueError, match=r"shared.carriers@v5 was never published \(published majors: v1, v2\)"):
-        withdraw(store, "shared", "carriers", 5, "why", "test")
+        withdraw(store, "shared", "carriers", 5, "why", acting="shared", by="test")
+    with pytest.raises(AccessDenied, match="domain 'lab' may not withdraw shared.carriers@v1: only its owner"):
+        withdraw(store, "shared", "carriers", 1, "why", acting="lab", by="test")
 
 
 # -- retention -----------------------------------------------------------------------------------
@@ -258,6 +260,8 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
             read(mesh_root, "shared", as_of=as_of)
     with pytest.raises(MeshError, match="the retention vacuum"):
         read(mesh_root, "lab", as_of=0)
+    with pytest.raises(MeshError, match="shared.carriers cannot be read as of version 0: the retention vacuum"):
+        rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test")
     listed = mesh(mesh_root, mesh_home, "history", "shared.carriers")
     assert listed.returncode == 0, listed.stderr
     assert "versions before 2 removed by the retention vacuum of " in listed.stdout and "(retention 1 d)" in listed.stdout
@@ -275,3 +279,17 @@ def test_each_domain_runs_its_vacuum_daily_as_a_dagster_job(mesh_root, mesh_home
     assert vacuum.schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert vacuum.job.execute_in_process().success
     assert not orphan.exists() and read(mesh_root, "shared").num_rows == 3
+
+
+def test_the_versions_a_retention_keeps_and_how_as_of_is_typed():
+    day = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    commits = [{"version": v, "timestamp": int((day + dt.timedelta(days=v)).timestamp() * 1000)} for v in range(5)]
+    assert oldest_kept(commits, day + dt.timedelta(days=2, hours=12)) == 2  # version 2 was the latest at the cutoff
+    assert oldest_kept(commits, day - dt.timedelta(days=1)) == 0  # everything is within the retention
+    assert oldest_kept(commits, day + dt.timedelta(days=9)) == 4  # the latest is always kept
+    assert parse_as_of("12") == 12
+    assert parse_as_of("2026-12-01T08:00:00") == dt.datetime(2026, 12, 1, 8, tzinfo=dt.timezone.utc)
+    assert parse_as_of("2026-12-01T08:00:00+01:00").utcoffset() == dt.timedelta(hours=1)
+    for typed in ("²", "-1", "yesterday"):
+        with pytest.raises(MeshError, match=f"--as-of {typed!r}: expected a port version"):
+            parse_as_of(typed)

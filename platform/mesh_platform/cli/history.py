@@ -113,10 +113,8 @@ def withdraw(
     root = _root(project)
     found = _find_product(Mesh.load(root), match["product"])
     domain = acting or found.domain
-    if domain != found.domain:
-        _fail(f"domain {domain!r} may not withdraw {found.id}@v{match['major']}: only its owner, domain {found.domain!r}, may")
     try:
-        done = mark(port_store(root, acting=domain), found.domain, found.name, int(match["major"]), reason, _operator(domain))
+        done = mark(port_store(root, acting=domain), found.domain, found.name, int(match["major"]), reason, acting=domain, by=_operator(domain))
     except (MeshError, ValueError) as exc:
         _fail(str(exc))
     console.print(f"{escape(found.id)}@v{done.major} withdrawn: {escape(done.reason)}", soft_wrap=True)

@@ -69,7 +69,7 @@ def vacuum_port(
     keep_from = oldest_kept(commits, now - retention if retention is not None else None)
     if retention is None:  # nothing promised, nothing expired: only what no version reads
         keep_from = min(int(c["version"]) for c in commits)
-    previous = int((horizon(store, uri) or {}).get("oldest", 0))
+    previous = (horizon(store, uri) or {"oldest": 0})["oldest"]
     keep_from = max(keep_from, previous)
     result.oldest_kept, result.latest = keep_from, max(int(c["version"]) for c in commits)
     if not dry_run and keep_from == result.latest:

@@ -21,7 +21,7 @@ from mesh_platform.model.access import AccessDenied
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.runtime.global_policies import global_governance
-from mesh_platform.runtime.ports.history import ROLLBACK_BY_KEY, ROLLBACK_OF_KEY, horizon
+from mesh_platform.runtime.ports.history import ROLLBACK_BY_KEY, ROLLBACK_OF_KEY, resolve_as_of
 from mesh_platform.runtime.ports.port import PublishResult
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.ports.withdrawal import withdrawal_of
@@ -54,10 +54,7 @@ def rollback(
     if to_version >= latest:
         raise MeshError(f"{label}: version {to_version} is {'its latest' if to_version == latest else 'not one of its versions'}; "
                         f"roll back to one of 0..{latest - 1}")
-    vacuumed = horizon(store, uri)
-    if vacuumed is not None and to_version < int(vacuumed.get("oldest", 0)):
-        raise MeshError(f"{label}: version {to_version} was removed by the retention vacuum of {vacuumed.get('at', '?')}; "
-                        f"its oldest readable version is {vacuumed['oldest']}")
+    resolve_as_of(store, uri, label, to_version)  # a version the port never had, or the vacuum removed: refused in one line
     serving = _serving(product, contract)
     old = store.dataset(uri, label, to_version)
     stream = pa.RecordBatchReader.from_batches(old.schema, old.to_batches())  # streamed: never the whole port in memory

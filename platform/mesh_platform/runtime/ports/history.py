@@ -11,6 +11,7 @@ masked reader time-travels on the projection only.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from mesh_platform.model.errors import MeshError
@@ -48,12 +49,19 @@ def commit_time(commit: dict) -> dt.datetime:
 
 def horizon(store: PortStore, uri: str) -> dict | None:
     """What the last retention vacuum of the port recorded: `oldest` readable version, `at`, `retention`."""
-    return delta_history.read_marker(uri, RETENTION_MARKER, options(store))
+    marker = delta_history.read_marker(uri, RETENTION_MARKER, options(store))
+    if marker is None:
+        return None
+    oldest = marker.get("oldest")
+    if isinstance(oldest, bool) or not isinstance(oldest, int) or oldest < 0:
+        raise MeshError(f"{uri}: its marker {delta_history.MARKER_PREFIX}{RETENTION_MARKER}.json: 'oldest' must be a version "
+                        f"(a non-negative integer), found {oldest!r}")
+    return marker
 
 
 def port_history(store: PortStore, uri: str, limit: int = 20, with_rows: bool = True) -> list[VersionEntry]:
     """The port's last `limit` versions, newest first."""
-    oldest = (horizon(store, uri) or {}).get("oldest", 0)
+    oldest = (horizon(store, uri) or {"oldest": 0})["oldest"]
     entries = []
     for commit in store.history(uri, limit):
         version = int(commit["version"])
@@ -70,7 +78,7 @@ def port_history(store: PortStore, uri: str, limit: int = 20, with_rows: bool = 
 def parse_as_of(text: str) -> int | dt.datetime:
     """`--as-of` as typed: a version number, or an ISO date or timestamp (UTC unless it says)."""
     text = text.strip()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]+", text):
         return int(text)
     try:
         moment = dt.datetime.fromisoformat(text)
@@ -116,7 +124,7 @@ def resolve_as_of(store: PortStore, uri: str, label: str, as_of: int | dt.dateti
             raise MeshError(f"{label} has no version {as_of}: its versions go from 0 to {latest}")
         version, shown = as_of, f"as of version {as_of}"
     vacuumed = horizon(store, uri)
-    if vacuumed is not None and version < int(vacuumed.get("oldest", 0)):
+    if vacuumed is not None and version < vacuumed["oldest"]:
         _refuse_vacuumed(label, shown, vacuumed)
     return version
 

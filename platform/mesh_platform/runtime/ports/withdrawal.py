@@ -21,6 +21,7 @@ from mesh_platform.runtime.ports.history import options
 from mesh_platform.runtime.ports.store import PortStore
 
 WITHDRAWN_MARKER = "withdrawn"
+MAX_REASON = 300  # characters: one line a consumer reads in an error
 
 
 class WithdrawnPortError(AccessDenied):
@@ -65,11 +66,14 @@ def latest_serving(store: PortStore, domain: str, product: str) -> tuple[int, Co
     return None
 
 
-def withdraw(store: PortStore, domain: str, product: str, major: int, reason: str, by: str) -> Withdrawal:
-    """Mark published `major` withdrawn, in its port and its masked projection (if it has one)."""
+def withdraw(store: PortStore, domain: str, product: str, major: int, reason: str, *, acting: str, by: str) -> Withdrawal:
+    """Mark published `major` withdrawn, in its port and its masked projection (if it has one).
+    `acting`: the domain doing it (only the owner may; on an object store only its keys can)."""
+    if acting != domain:
+        raise AccessDenied(f"domain {acting!r} may not withdraw {domain}.{product}@v{major}: only its owner, domain {domain!r}, may")
     reason = " ".join(reason.split())
-    if not reason:
-        raise ValueError("a withdrawal needs a reason consumers can act on")
+    if not reason or len(reason) > MAX_REASON:
+        raise ValueError(f"a withdrawal needs a reason consumers can act on, in at most {MAX_REASON} characters (found {len(reason)})")
     if major not in store.published_majors(domain, product):
         published = ", ".join(f"v{m}" for m in store.published_majors(domain, product)) or "none"
         raise ValueError(f"{domain}.{product}@v{major} was never published (published majors: {published})")
@@ -85,6 +89,9 @@ def refuse_withdrawn(store: PortStore, product_id: str, domain: str, product: st
     """The read-time refusal of a withdrawn major, in one line naming the reason and the major
     to move to (the highest published one not withdrawn). Called by `plan_read`."""
     withdrawal = withdrawal_of(store, domain, product, major, masked)
+    if withdrawal is None and masked and "://" not in store.root:
+        # A masked read of a port published before projections reads the raw port (on local disk only).
+        withdrawal = withdrawal_of(store, domain, product, major)
     if withdrawal is None:
         return
     withdrawn = withdrawn_majors(store, domain, product, masked)
