@@ -113,7 +113,8 @@ def plan_read(
     masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
     read_masks = _left_to_mask(masks, published) if projected else masks
     if as_of is not None:
-        version = resolve_as_of(store, uri, product.id, as_of, projection=projected)
+        label = product.id if major == current else f"{product.id}@v{major}"
+        version = resolve_as_of(store, uri, label, as_of, projection=projected)
     plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version, read_masks)
     if version is not None:
         locate(plan)  # a version the table does not have is refused now, naming port and version

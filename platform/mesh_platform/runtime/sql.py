@@ -32,7 +32,8 @@ from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.quality.compile import quote
-from mesh_platform.runtime.reading import PortRead, arrow_relation, locate, native_location, plan_read
+from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
 
 WHERE = "mesh sql"
@@ -121,10 +122,13 @@ class SqlSession:
             current = product.contract.major
         except MeshError:
             return []  # its contract does not load: already named in `unavailable`
-        for major in range(current):  # majors are few; listing the raw port's folder may be denied to a masked reader
+        # Listed as the session's domain: any reader of a product may list its folder (model/storage_grants.py).
+        store = port_store(self.mesh.root, acting=self.reader.domain)
+        for major in store.published_majors(product.domain, product.name):
+            if major >= current:
+                continue
             try:
                 plan = plan_read(self.mesh, self.reader, product, major=major, as_of=self.as_of)
-                locate(plan)  # PublishError when that major was never published
                 found.append((plan, native_location(plan)))
             except PublishError:  # never published at that major
                 continue
