@@ -247,7 +247,7 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
     preview = vacuum_mesh(mesh_root, "shared", now=later, dry_run=True)
     assert read(mesh_root, "shared", as_of=0).num_rows == 3  # a dry run removes nothing
     done = vacuum_mesh(mesh_root, "shared", now=later)
-    assert [(r.uri, r.files) for r in done] == [(r.uri, r.files) for r in preview]
+    assert [(r.uri, r.files, r.log_entries) for r in done] == [(r.uri, r.files, r.log_entries) for r in preview]
     raw = next(r for r in done if r.uri == str(port(mesh_home)))
     assert (raw.oldest_kept, raw.latest) == (2, 2) and raw.files and raw.log_entries
     assert any(r.uri == str(port(mesh_home, masked=True)) and r.files for r in done)  # the projection too

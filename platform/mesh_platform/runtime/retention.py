@@ -72,9 +72,10 @@ def vacuum_port(
     previous = (horizon(store, uri) or {"oldest": 0})["oldest"]
     keep_from = max(keep_from, previous)
     result.oldest_kept, result.latest = keep_from, max(int(c["version"]) for c in commits)
-    if not dry_run and keep_from == result.latest:
-        delta_history.checkpoint(uri, options(store))  # lets the whole log before the latest version go
-    swept = delta_history.sweep(uri, keep_from, now - ORPHAN_AGE, dry_run=dry_run, storage_options=options(store))
+    whole = keep_from == result.latest  # only the latest is kept: a checkpoint of it lets the whole log before it go
+    if whole and not dry_run:
+        delta_history.checkpoint(uri, options(store))
+    swept = delta_history.sweep(uri, keep_from, now - ORPHAN_AGE, dry_run=dry_run, checkpointed=whole, storage_options=options(store))
     result.files, result.log_entries = swept.files, swept.log_entries
     if not dry_run and keep_from > previous:
         delta_history.write_marker(uri, RETENTION_MARKER, {

@@ -99,12 +99,14 @@ class Sweep:
 
 
 def sweep(
-    uri: str, keep_from: int, older_than: dt.datetime, *, dry_run: bool, storage_options: Mapping[str, str] | None = None,
+    uri: str, keep_from: int, older_than: dt.datetime, *, dry_run: bool, checkpointed: bool = False,
+    storage_options: Mapping[str, str] | None = None,
 ) -> Sweep:
     """Remove every file of the port that versions `keep_from`..latest do not read and that was
     last written before `older_than` (a younger one may belong to a publish in progress), and the
     log entries of versions before the newest checkpoint at or below `keep_from` (Delta rebuilds
-    a version from a checkpoint at or below it, then the commits after it)."""
+    a version from a checkpoint at or below it, then the commits after it). `checkpointed`: a
+    checkpoint of `keep_from` is (or, on a dry run, would be) written first."""
     table = _open(uri, storage_options)
     if table is None:
         return Sweep([], [])
@@ -120,7 +122,7 @@ def sweep(
         written = info.mtime.astimezone(dt.timezone.utc) if info.mtime is not None else None
         if relative not in kept and written is not None and written < older_than:
             stale.append(relative)
-    log = _expired_log(filesystem, f"{root}/{LOG_FOLDER}", keep_from)
+    log = _expired_log(filesystem, f"{root}/{LOG_FOLDER}", keep_from, keep_from if checkpointed else None)
     if not dry_run:
         for relative in stale:
             filesystem.delete_file(f"{root}/{relative}")
@@ -129,7 +131,7 @@ def sweep(
     return Sweep(sorted(stale), log)
 
 
-def _expired_log(filesystem: pafs.FileSystem, folder: str, keep_from: int) -> list[str]:
+def _expired_log(filesystem: pafs.FileSystem, folder: str, keep_from: int, checkpoint_at: int | None) -> list[str]:
     """The log files (commits, checkpoints, checksums) of versions below the newest checkpoint at
     or below `keep_from`: no kept version needs them. None without such a checkpoint."""
     entries = {}
@@ -138,6 +140,7 @@ def _expired_log(filesystem: pafs.FileSystem, folder: str, keep_from: int) -> li
         if info.type == pafs.FileType.File and head.isdigit() and len(head) == 20:
             entries[info.base_name] = int(head)
     checkpoints = [v for name, v in entries.items() if ".checkpoint." in name and v <= keep_from]
+    checkpoints += [checkpoint_at] if checkpoint_at is not None else []
     if not checkpoints:
         return []
     floor = max(checkpoints)
