@@ -260,6 +260,8 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
             read(mesh_root, "shared", as_of=as_of)
     with pytest.raises(MeshError, match="the retention vacuum"):
         read(mesh_root, "lab", as_of=0)
+    with pytest.raises(MeshError, match="shared.carriers cannot be read as of version 1: the retention vacuum"):
+        read(mesh_root, "shared", version=1)  # a run pinned to a version, re-executed after the vacuum
     with pytest.raises(MeshError, match="shared.carriers cannot be read as of version 0: the retention vacuum"):
         rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test")
     listed = mesh(mesh_root, mesh_home, "history", "shared.carriers")

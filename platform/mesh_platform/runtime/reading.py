@@ -27,7 +27,7 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.masking import mask_table
 from mesh_platform.runtime.ports.conform import PartitionSlice
-from mesh_platform.runtime.ports.history import resolve_as_of
+from mesh_platform.runtime.ports.history import require_kept, resolve_as_of
 from mesh_platform.runtime.ports.majors import retirement_date
 from mesh_platform.runtime.ports.port import PortLocation
 from mesh_platform.runtime.ports.store import PortStore, port_store
@@ -112,9 +112,11 @@ def plan_read(
         uri, published = _without_projection(store, product, major, uri, consumer)
     masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
     read_masks = _left_to_mask(masks, published) if projected else masks
+    label = product.id if major == current else f"{product.id}@v{major}"
     if as_of is not None:
-        label = product.id if major == current else f"{product.id}@v{major}"
         version = resolve_as_of(store, uri, label, as_of, projection=projected)
+    elif version is not None:  # a run pinned to a version (re-execution): it may have been vacuumed since
+        require_kept(store, uri, label, version)
     plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version, read_masks)
     if version is not None:
         locate(plan)  # a version the table does not have is refused now, naming port and version

@@ -123,10 +123,15 @@ def resolve_as_of(store: PortStore, uri: str, label: str, as_of: int | dt.dateti
         if not 0 <= as_of <= latest:
             raise MeshError(f"{label} has no version {as_of}: its versions go from 0 to {latest}")
         version, shown = as_of, f"as of version {as_of}"
+    require_kept(store, uri, label, version, shown)
+    return version
+
+
+def require_kept(store: PortStore, uri: str, label: str, version: int, shown: str | None = None) -> None:
+    """Refuse, in one line, a read of a version of the port at `uri` the retention vacuum removed."""
     vacuumed = horizon(store, uri)
     if vacuumed is not None and version < vacuumed["oldest"]:
-        _refuse_vacuumed(label, shown, vacuumed)
-    return version
+        _refuse_vacuumed(label, shown or f"as of version {version}", vacuumed)
 
 
 def _refuse_vacuumed(label: str, shown: str, vacuumed: dict) -> None:
