@@ -200,6 +200,7 @@ def test_a_withdrawn_major_is_refused_to_a_pinned_consumer_with_the_reason_and_t
                                                 r"contacts were swapped; move to v1$"):
         read(mesh_root, "lab", major=2)
     assert read(mesh_root, "lab", major=1).num_rows == 3  # pinned to v1: still served
+    assert read(mesh_root, "shared", major=2).num_rows == 4  # its owner still reads what it withdrew
     catalog = mesh(mesh_root, mesh_home, "catalog", "--json")
     assert catalog.returncode == 0, catalog.stderr
     (entry,) = json.loads(catalog.stdout)
@@ -295,3 +296,31 @@ def test_the_versions_a_retention_keeps_and_how_as_of_is_typed():
     for typed in ("²", "-1", "yesterday"):
         with pytest.raises(MeshError, match=f"--as-of {typed!r}: expected a port version"):
             parse_as_of(typed)
+
+
+# -- on an object store --------------------------------------------------------------------------
+
+@pytest.mark.objectstore
+def test_on_an_object_store_each_domain_goes_back_with_its_own_keys(mesh_root, tmp_path, monkeypatch):
+    from mesh_platform.runtime.objectstore.access import apply_access  # reason: the object-store helpers load only for this test
+    from tests.helpers.objectstore import local_s3, s3_settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MESH_HOME", str(home))
+    with local_s3(home, mesh_root) as server:
+        for name, value in s3_settings(server, home).items():
+            monkeypatch.setenv(name, value)
+        apply_access(mesh_root, Mesh.load(mesh_root))
+        publish(mesh_root, GOOD)
+        publish(mesh_root, NEWER)
+        assert rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test").version == 2
+        assert read(mesh_root, "lab", as_of=1).num_rows == 4  # the masked reader, on the projection, with its own keys
+        assert read(mesh_root, "lab").num_rows == 3
+        withdraw(port_store(mesh_root, acting="shared"), "shared", "carriers", 1, "contacts were swapped", acting="shared", by="test")
+        with pytest.raises(WithdrawnPortError, match="contacts were swapped; no other major is published yet"):
+            read(mesh_root, "lab")
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+        done = vacuum_mesh(mesh_root, "shared", now=later)
+        assert all(r.oldest_kept == r.latest == 2 and r.files and r.log_entries for r in done) and len(done) == 2
+        with pytest.raises(MeshError, match="shared.carriers cannot be read as of version 0: the retention vacuum"):
+            read(mesh_root, "shared", as_of=0)

@@ -92,7 +92,8 @@ def plan_read(
     if not masked and not sees_personal_data(product, reader.name):
         masked = store.stored_contract(store.uri(product.domain, product.name, major, True)) is not None
     uri = store.uri(product.domain, product.name, major, masked)
-    refuse_withdrawn(store, product.id, product.domain, product.name, major, masked, consumer)
+    if reader.domain != product.domain:  # its owner still reads it (to see what went wrong, to roll back)
+        refuse_withdrawn(store, product.id, product.domain, product.name, major, masked, consumer)
     if major > current:
         raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
     warning = None
