@@ -23,10 +23,12 @@ from mesh_platform.model.contracts.versions import withdrawal_problem
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.identity import domain_reader
 from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.policies import PolicyContext
 from mesh_platform.runtime.ports.history import parse_as_of, port_history
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.ports.withdrawal import WithdrawnPortError, latest_serving, withdraw
 from mesh_platform.orchestration.retention_schedule import retention_vacuum
+from mesh_platform.runtime.global_policies import contract_version
 from mesh_platform.runtime.publishing import commit
 from mesh_platform.runtime.reading import plan_read, read_table
 from mesh_platform.runtime.retention import oldest_kept, vacuum_mesh
@@ -211,10 +213,17 @@ def test_a_withdrawn_major_is_refused_to_a_pinned_consumer_with_the_reason_and_t
     assert "reads shared.carriers@v2, withdrawn by its owner on " in " ".join(sql.stderr.split())
     # The version policy: v2 takes no more publishes; going back to 1.x or on to 3.0.0 may.
     assert latest_serving(store, "shared", "carriers")[0] == 1
-    withdrawn = {2: "contacts were swapped"}
-    assert "withdrew (contacts were swapped): publish a major above it (3.0.0)" in withdrawal_problem(carriers(mesh_root).contract, withdrawn)
-    write_mesh(mesh_root, mesh_files(carriers_contract("1.1.0")))
-    assert withdrawal_problem(carriers(mesh_root).contract, withdrawn) is None
+    def version_policy() -> list[str]:
+        return list(contract_version.check(carriers(mesh_root), PolicyContext(Mesh.load(mesh_root))))
+
+    assert version_policy() == ["contract version 2.0.0 publishes to v2, which its owner withdrew (contacts were swapped): "
+                                "publish a major above it (3.0.0) or go back to an earlier major"]
+    write_mesh(mesh_root, mesh_files(carriers_contract("1.1.0")))  # back to 1.x: compared with v1's 1.0.0, not v2's 2.0.0
+    assert version_policy() == []
+    three = carriers_contract("3.0.0", customProperties=[{"property": "previousMajorReadableUntil", "value": "2099-12-31"}])
+    write_mesh(mesh_root, mesh_files(three))
+    assert version_policy() == []
+    assert withdrawal_problem(carriers(mesh_root).contract, {2: "contacts were swapped"}) is None
     with pytest.raises(ValueError, match=r"shared.carriers@v5 was never published \(published majors: v1, v2\)"):
         withdraw(store, "shared", "carriers", 5, "why", acting="shared", by="test")
     with pytest.raises(AccessDenied, match="domain 'lab' may not withdraw shared.carriers@v1: only its owner"):
