@@ -31,8 +31,8 @@ from mesh_platform.runtime import sealed
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.ports import faults
-from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
 
@@ -123,8 +123,12 @@ class SqlSession:
         except MeshError:
             return []  # its contract does not load: already named in `unavailable`
         # Listed as the session's domain: any reader of a product may list its folder (model/storage_grants.py).
-        store = port_store(self.mesh.root, acting=self.reader.domain)
-        for major in store.published_majors(product.domain, product.name):
+        try:
+            majors = port_store(self.mesh.root, acting=self.reader.domain).published_majors(product.domain, product.name)
+        except MeshError as exc:  # the store did not answer: the current major's view may still stand
+            self.unavailable[f"{product.id} (older majors)"] = " ".join(str(exc).split())
+            return []
+        for major in majors:
             if major >= current:
                 continue
             try:
