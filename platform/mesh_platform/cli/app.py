@@ -201,6 +201,7 @@ def sql(
     command: Annotated[Optional[str], typer.Option("-c", "--command", help="Run this query and exit (otherwise an interactive session).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON records.")] = False,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown per result in a table.")] = 50,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Read every port as of this version (an integer) or moment (ISO timestamp, UTC unless it says).")] = None,
     project: ProjectOption = None,
 ) -> None:
     """Query the mesh's ports in DuckDB: every product the acting domain may read is a view
@@ -211,8 +212,10 @@ def sql(
     from mesh_platform.runtime.sql import SqlSession
 
     root = _root(project)
+    from mesh_platform.runtime.ports.history import parse_as_of  # reason: the store loads only for this command
+
     with errors.status("attaching ports…"):
-        session = SqlSession.open(root, acting)
+        session = SqlSession.open(root, acting, parse_as_of(as_of) if as_of else None)
     if acting:
         errors.print(f"[bold yellow]impersonating domain {escape(repr(acting))}[/]: an operator's session reading what {escape(acting)} "
                      f"reads, masked as it sees it; each query is recorded (fingerprint and products, never its text) in {access_log(root)}",
@@ -361,10 +364,11 @@ def _default_signal_handlers() -> None:
 # Commands that live beside the code they drive: each module adds its own to the app.
 from mesh_platform.cli.access import register as _register_access  # noqa: E402
 from mesh_platform.cli.catalog.commands import register as _register_catalog  # noqa: E402
+from mesh_platform.cli.history import register as _register_history  # noqa: E402
 from mesh_platform.cli.scaffold.commands import register as _register_scaffold  # noqa: E402
 from mesh_platform.cli.storage import storage_app  # noqa: E402
 
-for _register in (_register_catalog, _register_scaffold, _register_access):
+for _register in (_register_catalog, _register_scaffold, _register_access, _register_history):
     _register(app)
 app.add_typer(storage_app, name="storage")
 

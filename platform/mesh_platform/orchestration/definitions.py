@@ -29,6 +29,7 @@ from mesh_platform.orchestration.io_manager import PARTITION_COLUMN_KEY, PortIOM
 from mesh_platform.orchestration.products.assets import python_product_asset
 from mesh_platform.orchestration.products.discovery import discover_products
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
+from mesh_platform.orchestration.retention_schedule import retention_vacuum
 from mesh_platform.orchestration.runs import executor_for
 from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
@@ -128,12 +129,13 @@ def domain_definitions(
     internal_keys = {key for asset in assets for key in asset.keys} - product_keys  # dbt models that are no product
     build_job = dg.define_asset_job(build_job_name(domain.name), selection=dg.AssetSelection.all())
     automation = location_automation(domain, root, build_job, internal_keys)
+    vacuum = retention_vacuum(domain.name, root)  # the contract's retention SLA, enforced daily
     assets += inputs
     return dg.Definitions(
         assets=assets,
         resources={IO_MANAGER_KEY: PortIOManager(project_root=str(root), domain=domain.name)},
-        jobs=[build_job, *automation.jobs],
-        schedules=automation.schedules,
+        jobs=[build_job, *automation.jobs, vacuum.job],
+        schedules=[*automation.schedules, vacuum.schedule],
         sensors=automation.sensors,
         executor=executor_for(run_settings(root)),  # every job's, run by mesh build, a schedule, automation or the UI
         metadata={POLICY_REPORT_KEY: dg.MetadataValue.json(json.loads(report.to_json()))},

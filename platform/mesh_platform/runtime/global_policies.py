@@ -12,7 +12,7 @@ import re
 from graphlib import CycleError, TopologicalSorter
 
 from mesh_platform.model.access import masks_for, may_read, refusal
-from mesh_platform.model.contracts.versions import release_problem
+from mesh_platform.model.contracts.versions import release_problem, withdrawal_problem
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import SHARED_DOMAIN
@@ -219,8 +219,15 @@ def _relative(path, root) -> str:
 @policy("contract-version", "The contract's version moves with its change against the published port: breaking needs a major bump, additive a minor one.")
 def contract_version(product: Product, context: PolicyContext):
     from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads when this policy looks, not at import
+    from mesh_platform.runtime.ports.withdrawal import latest_serving, withdrawn_majors
 
-    published = port_store(context.mesh.root, acting=product.domain).latest_published(product.domain, product.name)
+    store = port_store(context.mesh.root, acting=product.domain)
+    withdrawn = {major: w.reason for major, w in withdrawn_majors(store, product.domain, product.name).items()}
+    refused = withdrawal_problem(product.contract, withdrawn)
+    if refused:
+        yield refused
+        return
+    published = latest_serving(store, product.domain, product.name)  # a withdrawn major is no base to move from
     if published is None:
         return  # never published: any version is the first
     major, before = published

@@ -21,7 +21,7 @@ whichever way a product is built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,7 @@ def commit_metadata(contract: Contract, label: str, run_id: str) -> dict[str, st
 
 def publish(
     store: PortStore, staged: StagedBatch, contract: Contract, run_id: str, *, root: str | Path | None = None,
+    note: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Commit an audited staged batch: the publish (a failure leaves the previous version readable).
     A contract with personal columns also publishes the version's masked projection, after the raw
@@ -189,7 +190,7 @@ def publish(
         except Exception:
             store.discard(staged.uri, staged.folder)
             raise
-    metadata = commit_metadata(contract, staged.label, run_id)
+    metadata = {**commit_metadata(contract, staged.label, run_id), **(note or {})}  # note: e.g. a rollback's origin (runtime/rollback.py)
     raw = store.publish(staged, metadata)
     if key is not None:
         project(store, staged, raw, contract, metadata, key)

@@ -27,9 +27,11 @@ from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.masking import mask_table
 from mesh_platform.runtime.ports.conform import PartitionSlice
+from mesh_platform.runtime.ports.history import require_kept, resolve_as_of
 from mesh_platform.runtime.ports.majors import retirement_date
 from mesh_platform.runtime.ports.port import PortLocation
 from mesh_platform.runtime.ports.store import PortStore, port_store
+from mesh_platform.runtime.ports.withdrawal import refuse_withdrawn
 from mesh_platform.runtime.settings import masking_key
 
 RETIREMENT_NOTICE = dt.timedelta(days=30)  # how long before a pinned major retires consumers are warned
@@ -64,10 +66,12 @@ class PortRead:
 def plan_read(
     mesh: Mesh, reader: Reader, product: Product, major: int | None = None,
     consumer: str | None = None, today: dt.date | None = None, version: int | None = None,
+    as_of: int | dt.datetime | None = None,
 ) -> PortRead:
     """Decide what `reader` may read of `product` (pinned to `major`, else the current one; as of
-    Delta `version` of that major's port, else its latest). `reader` is an identity the platform
-    bound (governance/identity.py), never a claimed name."""
+    Delta `version` of that major's port, else its latest; or `as_of` a raw version or a moment,
+    runtime/ports/history.py). `reader` is an identity the platform bound (governance/identity.py),
+    never a claimed name. A withdrawn major is refused (runtime/ports/withdrawal.py)."""
     reader = require_reader(reader)
     consumer = consumer or str(reader)
     if major is not None and (not isinstance(major, int) or isinstance(major, bool) or major < 0):
@@ -80,8 +84,6 @@ def plan_read(
     store = port_store(mesh.root, acting=reader.domain)
     current = product.contract.major
     major = current if major is None else major
-    if major > current:
-        raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
     # Masked is decided without opening the raw port: by the working tree's contract, or, for a
     # reader without personal-data rights, by a masked projection of this major (its raw port was
     # published with personal columns, whatever the contract says now; the store grants such a
@@ -90,6 +92,10 @@ def plan_read(
     if not masked and not sees_personal_data(product, reader.name):
         masked = store.stored_contract(store.uri(product.domain, product.name, major, True)) is not None
     uri = store.uri(product.domain, product.name, major, masked)
+    if reader.domain != product.domain:  # its owner still reads it (to see what went wrong, to roll back)
+        refuse_withdrawn(store, product.id, product.domain, product.name, major, masked, consumer)
+    if major > current:
+        raise MeshError(f"{consumer} pins {product.id}@v{major}, but its contract is at {product.contract.version}")
     warning = None
     if major < current:
         until = retirement_date(store, product.domain, product.name, major, product.contract, masked)
@@ -107,6 +113,11 @@ def plan_read(
         uri, published = _without_projection(store, product, major, uri, consumer)
     masks = masks_for(product, reader.name, product.contract, *([published] if published else []))
     read_masks = _left_to_mask(masks, published) if projected else masks
+    label = product.id if major == current else f"{product.id}@v{major}"
+    if as_of is not None:
+        version = resolve_as_of(store, uri, label, as_of, projection=projected)
+    elif version is not None:  # a run pinned to a version (re-execution): it may have been vacuumed since
+        require_kept(store, uri, label, version)
     plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version, read_masks)
     if version is not None:
         locate(plan)  # a version the table does not have is refused now, naming port and version

@@ -16,6 +16,7 @@ The session opens with what loads: a product or domain whose files are broken is
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from mesh_platform.runtime import sealed
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.ports import faults
+from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
@@ -51,6 +53,7 @@ class SqlSession:
     refused: dict[str, str] = field(default_factory=dict)  # product id -> why
     unpublished: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
+    as_of: int | dt.datetime | None = None  # every view reads its port as of this version or moment
 
     @property
     def reader(self):
@@ -58,7 +61,7 @@ class SqlSession:
         return operator_reader(self.acting)
 
     @classmethod
-    def open(cls, root: Path, acting: str | None) -> "SqlSession":
+    def open(cls, root: Path, acting: str | None, as_of: int | dt.datetime | None = None) -> "SqlSession":
         mesh = Mesh.load(root)
         broken = {_domain_of(folder): str(exc) for folder, exc in mesh.broken.items()}
         if acting is not None and acting not in mesh.domains:
@@ -71,24 +74,26 @@ class SqlSession:
             # domain's grants: the platform's own keys read everything, whatever the session's views.
             raise MeshError("with ports on an object store, `mesh sql` reads as a domain: add --as DOMAIN "
                             "(the session then holds only that domain's storage identity)")
-        session = cls(mesh, acting)
+        session = cls(mesh, acting, as_of=as_of)
         session.unavailable.update({f"domain {name}": why for name, why in sorted(broken.items())})
         planned = []
         for product in mesh.products():
             try:
                 found = session._plan(product)
-            except MeshError as exc:  # one broken contract leaves the other products readable
+            except MeshError as exc:  # one broken contract (or a withdrawn major) leaves the other products readable
                 session.unavailable[product.id] = " ".join(str(exc).split())
-                continue
+                found = None
             if found is not None:
                 planned.append(found)
+            if product.id not in session.refused:
+                planned += session._older_majors(product)
         # Sealed with exactly the unmasked ports' folders readable: a masked port's never is.
         session.con = duckdb_ports.sealed_session(location for _, location in planned if location is not None)
         for plan, location in planned:
             try:
                 session._attach(plan, location)
             except (MeshError, duckdb.Error) as exc:  # a port whose files are broken leaves the others readable
-                session.unavailable[plan.product.id] = " ".join(str(exc).split())
+                session.unavailable[plan.label] = " ".join(str(exc).split())
         return session
 
     def _plan(self, product):
@@ -103,22 +108,49 @@ class SqlSession:
             self.refused[product.id] = refusal(product, reader)
             return None
         try:
-            plan = plan_read(self.mesh, self.reader, product)
+            plan = plan_read(self.mesh, self.reader, product, as_of=self.as_of)
             return plan, native_location(plan)
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
             return None
 
+    def _older_majors(self, product) -> list:
+        """Every older major of the product a consumer may still pin (published, neither retired
+        nor withdrawn), planned as the current one was: views `domain."product@vN"`."""
+        found = []
+        try:
+            current = product.contract.major
+        except MeshError:
+            return []  # its contract does not load: already named in `unavailable`
+        # Listed as the session's domain: any reader of a product may list its folder (model/storage_grants.py).
+        try:
+            majors = port_store(self.mesh.root, acting=self.reader.domain).published_majors(product.domain, product.name)
+        except MeshError as exc:  # the store did not answer: the current major's view may still stand
+            self.unavailable[f"{product.id} (older majors)"] = " ".join(str(exc).split())
+            return []
+        for major in majors:
+            if major >= current:
+                continue
+            try:
+                plan = plan_read(self.mesh, self.reader, product, major=major, as_of=self.as_of)
+                found.append((plan, native_location(plan)))
+            except PublishError:  # never published at that major
+                continue
+            except MeshError as exc:  # retired or withdrawn: say why it is not there
+                self.unavailable[f"{product.id}@v{major}"] = " ".join(str(exc).split())
+        return found
+
     def _attach(self, plan: PortRead, location) -> None:
         product = plan.product
+        name = view_name(plan)
         if location is not None:
-            duckdb_ports.create_port_view(self.con, product.domain, product.name, location)
+            duckdb_ports.create_port_view(self.con, product.domain, name, location)
         else:  # masked: registered from Arrow, never its files
-            hidden = f"port__{product.domain}__{product.name}"
+            hidden = f"port__{product.domain}__{product.name}__v{plan.major}"
             self.con.register(hidden, arrow_relation(plan))
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
-            self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
-        self.views[product.id] = sorted(plan.masks)
+            self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(name)} AS SELECT * FROM {quote(hidden)}")
+        self.views[plan.label] = sorted(plan.masks)
 
     def products_named(self, query: str) -> list[str]:
         """The mesh products a query names (`domain.product`, whether readable or not)."""
@@ -169,6 +201,12 @@ class SqlSession:
             if line is None:
                 raise
             raise SealedRefusal(line) from None
+
+
+def view_name(plan: PortRead) -> str:
+    """A product's view in its domain's schema: `product` for the current major, `product@vN`
+    for an older one (quoted in SQL: `shared."carriers@v1"`; no product name holds an "@")."""
+    return plan.product.name if plan.major == plan.product.contract.major else f"{plan.product.name}@v{plan.major}"
 
 
 def _store_refusal(exc: duckdb.Error) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mesh_platform.cli.catalog.checks import UNKNOWN, CheckState, check_states
@@ -20,6 +20,7 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.ports.port import PortDescription
 from mesh_platform.runtime.ports.store import port_store
+from mesh_platform.runtime.ports.withdrawal import withdrawn_majors
 
 # Freshness of a product: its last publish against the contract's freshness SLA window.
 FRESH, STALE, NEVER, NO_SLA = "fresh", "stale", "never published", "no SLA"
@@ -34,6 +35,7 @@ class CatalogEntry:
     freshness_window: dt.timedelta | None
     consumers: list[str]
     problem: str | None = None  # the contract does not load: shown instead of its details
+    withdrawn: dict[int, str] = field(default_factory=dict)  # major -> why its owner withdrew it (runtime/ports/withdrawal.py)
 
     @property
     def id(self) -> str:
@@ -69,6 +71,7 @@ class CatalogEntry:
             "consumers": self.consumers,
             "columns": [column_dict(c) for c in contract.columns] if contract else [],
             "problem": self.problem,
+            "withdrawn_majors": {f"v{major}": reason for major, reason in sorted(self.withdrawn.items())},
         }
 
 
@@ -125,5 +128,6 @@ def collect(
             continue
         port = store.describe(store.uri(product.domain, product.name, contract.major))
         freshness, window = freshness_of(product, port, now)
-        entries.append(CatalogEntry(product, port, checks.get(product.id, CheckState()), freshness, window, consumers))
+        withdrawn = {m: w.reason for m, w in withdrawn_majors(store, product.domain, product.name).items()} if port.error is None else {}
+        entries.append(CatalogEntry(product, port, checks.get(product.id, CheckState()), freshness, window, consumers, withdrawn=withdrawn))
     return entries

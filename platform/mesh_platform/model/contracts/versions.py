@@ -22,6 +22,7 @@ major; an additive change moves the minor; anything else moves the patch. Classi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -111,6 +112,18 @@ def release_problem(before: Contract, published_major: int, new: Contract) -> st
         return (f"major {new.major} publishes beside v{published_major}: declare until when consumers can still read "
                 f"v{published_major} (customProperties: [{{property: {RETIREMENT_PROPERTY}, value: YYYY-MM-DD}}])")
     return None
+
+
+def withdrawal_problem(new: Contract, withdrawn: Mapping[int, str]) -> str | None:
+    """Why `new` cannot be published given the withdrawn majors (major -> reason), or None. A
+    withdrawn major's port takes no more publishes (its consumers are refused, its rows stay
+    for the record): the next publish goes back to an earlier major, moving forward from the
+    contract last published there, or to a major above every withdrawn one. Either way the
+    version policy then compares with the highest published major that is not withdrawn."""
+    if new.major not in withdrawn:
+        return None
+    return (f"contract version {new.version} publishes to v{new.major}, which its owner withdrew ({withdrawn[new.major]}): "
+            f"publish a major above it ({max(withdrawn) + 1}.0.0) or go back to an earlier major")
 
 
 def required_version(old_version: str, level: str) -> str:
