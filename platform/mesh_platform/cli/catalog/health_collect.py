@@ -84,7 +84,10 @@ class MeshHealth:
         return worst(d.state for d in self.domains)
 
     def failing(self) -> list[str]:
-        return [p.id for p in self.products if p.state == "fail"] + [d.name for d in self.domains if d.state == "fail" and not d.products]
+        """The failing products, and each failing domain none of whose products fails (its own run)."""
+        products = [p.id for p in self.products if p.state == "fail"]
+        domains = [d.name for d in self.domains if d.state == "fail" and not set(d.products) & set(products)]
+        return products + domains
 
     def to_dict(self) -> dict:
         return {
