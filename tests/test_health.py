@@ -38,9 +38,10 @@ def scene(built_mesh, tmp_path_factory):
     odcs["slaProperties"] = [{**s, "value": 1, "unit": "s"} if s["property"] == "freshness" else s for s in odcs["slaProperties"]]
     weather.write_text(yaml.safe_dump(odcs, sort_keys=False))  # published minutes ago: stale against one second
     fleet = project / "domains" / "fleet" / "contracts" / "aircraft.odcs.yaml"
-    fleet.write_text(fleet.read_text().replace("mustBeGreaterThan: 3000,", "mustBeGreaterThan: 3000000,"))
+    raised = fleet.read_text().replace("mustBeGreaterThan: 3000,", "mustBeGreaterThan: 3000000,")
+    fleet.write_text(raised.replace("\nversion: 1.0.0\n", "\nversion: 1.0.1\n"))  # a changed rule needs a patch bump
     build = mesh(["build", "--domain", "fleet"], home, project)
-    assert build.returncode != 0 and "registry_complete" in build.stdout + build.stderr, build.stdout + build.stderr
+    assert build.returncode != 0 and "fleet.aircraft was not published" in build.stdout + build.stderr, build.stdout + build.stderr
     _record_breached_slo(home, project, "loyalty.members", "slo_frequency")
     after = mesh(["health", "--json"], home, project)
     assert after.returncode == 0, after.stderr  # without --strict, a failing mesh is reported, not an error

@@ -168,3 +168,20 @@ def test_a_wide_mesh_is_drawn_scaled_to_the_page():
     assert shown == min(natural, MAX_WIDTH) <= 1400
     assert svg.count('class="node state-') == len(health.products)
     assert 'data-product="fleet.aircraft" data-state="fail"' in svg and ">FAIL · check failed: registry_c…<" in svg
+
+
+def test_every_value_on_the_health_page_is_escaped():
+    """A reason may quote text from a file (a contract that does not load): it stays text."""
+    import dataclasses
+
+    from mesh_platform.cli.catalog.health_page import render_health
+
+    mesh = Mesh.load(ROOT)
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
+    entries = _entries(mesh, {}, {})
+    entries[0] = dataclasses.replace(entries[0], problem=hostile)
+    health = judge(entries, {}, {"fleet.aircraft": [SloFact("slo_<b>latency</b>", False, hostile)]}, NOW, 24 * HOUR)
+    html = render_health(health, domain_colours(list(mesh.domains)), "now", link=True)
+    assert "<script>alert" not in html and "<img" not in html and "<b>" not in html
+    assert "contract does not load: &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quotes&quot;" in html
+    assert "SLO breached: &lt;b&gt;latency&lt;/b&gt;" in html

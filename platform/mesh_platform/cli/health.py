@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mesh_platform.cli.catalog.health_state import slo_summary
 from mesh_platform.cli.common import ProjectOption, console, errors, wide
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import project_root as _root
@@ -72,8 +73,6 @@ def health_table(report, width: int) -> Table:
     """One row per domain (its latest run and failures), its products indented beneath it; the
     product column never wraps, the reasons wrap between words. From WIDE columns on, the port's
     freshness, the checks and the SLOs get their own columns."""
-    from mesh_platform.cli.catalog.health_page import slo_summary  # reason: the same words as the page, loaded with it
-
     details = width >= WIDE
     table = Table(title=f"mesh health: {report.state}", title_justify="left")
     table.add_column("domain / product", no_wrap=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mesh_platform.cli.catalog.entries import STALE, CatalogEntry, collect, format_window
 from mesh_platform.cli.catalog.health_state import (
-    SLO_PREFIX, DomainJudgement, Finding, InputFact, RunFact, SloFact, age_text, check_findings, domain_of_run,
+    SLO_PREFIX, DomainJudgement, Finding, InputFact, RunFact, SloFact, hours_text, check_findings, domain_of_run,
     failed_since, freshness_findings, judge_domain, run_findings, slo_findings, stale_read_findings, state_of, worst,
 )
 from mesh_platform.model.mesh import Mesh
@@ -148,7 +148,7 @@ def judge(entries: Iterable[CatalogEntry], runs: dict[str, list[RunFact]], slos:
     """Every product and domain judged from gathered facts (pure: the tests feed it directly)."""
     entries = list(entries)
     by_id = {e.id: e for e in entries}
-    since, window_text = now - window, age_text(window)
+    since, window_text = now - window, hours_text(window)
     products = []
     for entry in entries:
         domain_runs = runs.get(entry.product.domain, [])

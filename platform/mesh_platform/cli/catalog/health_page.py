@@ -3,16 +3,11 @@ rendered from a MeshHealth by templates/health.html (autoescape on, as every cat
 
 from __future__ import annotations
 
-from mesh_platform.cli.catalog.health_state import age_text
+from mesh_platform.cli.catalog.health_state import hours_text, slo_summary
 from mesh_platform.cli.catalog.health_svg import health_svg
 from mesh_platform.cli.catalog.render import render
 
 HEALTH_PAGE = "health.html"
-
-
-def slo_summary(slos) -> str:
-    """`latency ok, frequency breached`; `none measured` without SLO checks."""
-    return ", ".join(f"{s.property} {'ok' if s.passed else 'breached'}" for s in slos) or "none measured"
 
 
 def _product_row(product) -> dict:
@@ -27,7 +22,7 @@ def _product_row(product) -> dict:
 def render_health(health, colours: dict[str, tuple[str, str]], generated: str, link: bool) -> str:
     """The page; product names link to their catalog pages when `link` (inside the catalog site)."""
     return render(
-        "health.html", state=health.state, window=age_text(health.window), generated=generated, link=link,
+        "health.html", state=health.state, window=hours_text(health.window), generated=generated, link=link,
         svg=health_svg(health, colours, link), products=[_product_row(p) for p in health.products],
         domains=[{**d.to_dict(), "latest_run": d.latest_run} for d in health.domains],
     )

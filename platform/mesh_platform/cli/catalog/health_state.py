@@ -88,6 +88,11 @@ def age_text(age: dt.timedelta) -> str:
     return f"{seconds} s"
 
 
+def hours_text(window: dt.timedelta) -> str:
+    """The run window as `--hours` took it: `24 h`, `2.5 h`."""
+    return f"{window.total_seconds() / 3600:g} h"
+
+
 def freshness_findings(freshness: str, last_publish: dt.datetime | None, window: str | None, now: dt.datetime) -> list[Finding]:
     if freshness == "never published":
         return [Finding(UNKNOWN, "never published")]
@@ -108,6 +113,11 @@ def check_findings(status: str, results: dict[str, str], published: bool) -> lis
     if published and status in ("unknown", "not evaluated"):
         findings.append(Finding(WARN, "no check results in the instance"))
     return findings
+
+
+def slo_summary(slos: list[SloFact]) -> str:
+    """`latency ok, frequency breached`; `none measured` without SLO checks."""
+    return ", ".join(f"{s.property} {'ok' if s.passed else 'breached'}" for s in slos) or "none measured"
 
 
 def slo_findings(slos: list[SloFact]) -> list[Finding]:
