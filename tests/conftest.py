@@ -109,6 +109,7 @@ SLOWEST_FILES = (
     "tests/test_automation.py",
     "tests/test_scaffold.py",
     "tests/test_failures.py",
+    "tests/test_health.py",
     "tests/test_workspace.py",
     "tests/test_write_audit_publish.py",
     "tests/test_port_reliability.py",

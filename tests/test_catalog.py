@@ -325,7 +325,7 @@ def test_the_html_catalog_in_a_real_browser(built_mesh, catalog, tmp_path):
     result = run_mesh(["catalog", "--html", str(site)], home)
     assert result.returncode == 0, result.stderr
     ids = [e["product"] for e in catalog]
-    assert sorted(p.name for p in site.iterdir()) == sorted(["index.html", *(f"{i}.html" for i in ids)])
+    assert sorted(p.name for p in site.iterdir()) == sorted(["index.html", "health.html", *(f"{i}.html" for i in ids)])
     with chromium(tmp_path / "chromium-profile") as browser:
         browser.open((site / "index.html").as_uri())
         assert _visible(browser) == ids

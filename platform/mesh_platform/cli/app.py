@@ -364,6 +364,7 @@ def _default_signal_handlers() -> None:
 # Commands that live beside the code they drive: each module adds its own to the app.
 from mesh_platform.cli.access import register as _register_access  # noqa: E402
 from mesh_platform.cli.catalog.commands import register as _register_catalog  # noqa: E402
+from mesh_platform.cli.health import health as _health  # noqa: E402
 from mesh_platform.cli.history import register as _register_history  # noqa: E402
 from mesh_platform.cli.scaffold.commands import register as _register_scaffold  # noqa: E402
 from mesh_platform.cli.storage import storage_app  # noqa: E402
@@ -371,6 +372,7 @@ from mesh_platform.cli.storage import storage_app  # noqa: E402
 for _register in (_register_catalog, _register_scaffold, _register_access, _register_history):
     _register(app)
 app.add_typer(storage_app, name="storage")
+app.command("health")(_health)
 
 
 def main() -> None:

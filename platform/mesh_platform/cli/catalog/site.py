@@ -103,4 +103,17 @@ def write_site(directory: Path, entries: list[CatalogEntry], mesh: Mesh, store=N
         path = directory / page_name(entry.id)
         path.write_text(render_product(entry, mesh, colours, known, generated, store), encoding="utf-8")
         written.append(path)
+    written.append(write_health(directory, entries, mesh, colours, generated))
     return written
+
+
+def write_health(directory: Path, entries: list[CatalogEntry], mesh: Mesh, colours: dict, generated: str) -> Path:
+    """health.html: the same entries judged with the instance's runs and SLO checks, pictured."""
+    from mesh_platform.cli.catalog.health_collect import instance_history, judge  # reason: Dagster loads only when the site is written
+    from mesh_platform.cli.catalog.health_page import HEALTH_PAGE, render_health  # reason: as above, beside its one use
+
+    runs, slos = instance_history(mesh.root, mesh)
+    report = judge(entries, runs, slos, dt.datetime.now(dt.timezone.utc), dt.timedelta(hours=24))
+    path = directory / HEALTH_PAGE
+    path.write_text(render_health(report, colours, generated, link=True), encoding="utf-8")
+    return path
