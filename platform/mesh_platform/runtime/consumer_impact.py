@@ -88,6 +88,23 @@ def broken_consumers(mesh: Mesh, changed_product: Product, new_contract: Contrac
     return broken
 
 
+def undeclared_columns(mesh: Mesh, consumer: Product) -> list[str]:
+    """The columns a product's descriptor says it reads (`columns:`, `lineage:`) that its input's
+    contract does not declare: one message each."""
+    named = [(address, column, f"columns.{address}") for address, columns in consumer.descriptor.columns for column in columns]
+    named += [(origin.rpartition(".")[0], origin.rpartition(".")[2], f"lineage.{output}")
+              for output, origins in consumer.descriptor.lineage for origin in origins]
+    problems = []
+    for address, column, field in named:
+        producer = mesh.find(*address.split("."))
+        if producer is not None and mesh.unavailable(*producer.key) is None and column not in producer.contract.column_names:
+            problems.append(f"{consumer.path.name}: {field}: {address} declares no column {column!r}")
+    for output, _ in consumer.descriptor.lineage:
+        if output not in consumer.contract.column_names:
+            problems.append(f"{consumer.path.name}: lineage: {output!r} is not a column of {consumer.contract_path.name}")
+    return problems
+
+
 def _remedy(port: str, before: Contract, after: Contract, until: dt.date | None) -> str:
     if after.major > before.major and until is not None:
         return f"pin {port}@v{before.major} in the consumer (readable until {until}) or stop reading the column"
@@ -101,14 +118,17 @@ def input_usage(mesh: Mesh, consumer: Product, contracts: Mapping[Key, Contract]
     input is analysed against (the one the consumer reads now, when the producer's changed)."""
     domain = mesh.domains.get(consumer.domain)
     keys = [p.key for p in consumer.inputs]
+    declared = dict(consumer.descriptor.columns)
+    python = {k: InputUsage(frozenset(declared[f"{k[0]}.{k[1]}"]), "the columns it declares") if f"{k[0]}.{k[1]}" in declared
+              else InputUsage(None, "a Python product that declares no columns of it: every column assumed") for k in keys}
     if domain is None or not domain.descriptor.dbt_project:
-        return {k: InputUsage(None, "a Python product: every column assumed") for k in keys}
+        return python
     try:
         analysed = dbt_product_usage(mesh, domain, contracts or {})
     except MeshError as exc:
         return {k: InputUsage(None, f"its dbt project could not be compiled ({' '.join(str(exc).split())[:200]}): every column assumed") for k in keys}
     if consumer.name not in analysed:
-        return {k: InputUsage(None, "a Python product: every column assumed") for k in keys}
+        return python
     return {k: analysed[consumer.name].get(k, InputUsage(frozenset(), "its dbt model's SQL")) for k in keys}
 
 

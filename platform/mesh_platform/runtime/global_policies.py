@@ -253,6 +253,13 @@ def consumer_impact(product: Product, context: PolicyContext):
         yield broken.line()
 
 
+@policy("declared-columns", "The input columns a product declares it reads (columns:, lineage:) exist in the inputs' contracts, and its lineage names its own columns.")
+def declared_columns(product: Product, context: PolicyContext):
+    from mesh_platform.runtime.consumer_impact import undeclared_columns  # reason: loads with the policy's first use, beside broken_consumers
+
+    yield from undeclared_columns(context.mesh, product)
+
+
 @policy("supported-input-versions", "A consumer pinning an older major of an input is warned 30 days before it retires, and after.", severity="warning")
 def supported_input_versions(product: Product, context: PolicyContext):
 
@@ -293,7 +300,7 @@ def available_dependencies(product: Product, context: PolicyContext):
 GLOBAL_POLICIES = (
     valid_contract, owner_contact, meaningful_description, columns_documented, snake_case_names,
     references_global_identifiers, personal_data_protected, personal_data_in_data, source_freshness,
-    no_domain_cycles, readable_inputs, known_readers, contract_version, consumer_impact, supported_input_versions,
+    no_domain_cycles, readable_inputs, known_readers, contract_version, consumer_impact, declared_columns, supported_input_versions,
     available_dependencies,
 )
 

@@ -14,10 +14,10 @@ from mesh_platform.model.descriptor import Domain
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.sql_usage import SqlUsage
+from mesh_platform.orchestration.products.metadata import COLUMN_LINEAGE_KEY
 from mesh_platform.runtime.consumer_impact import analyse_models
 from mesh_platform.runtime.dbt_sql import compiled_models
 
-COLUMN_LINEAGE_KEY = "dagster/column_lineage"
 
 
 def dbt_column_lineage(root: Path, domain: Domain) -> dict[str, dg.TableColumnLineage]:
@@ -37,3 +37,6 @@ def dbt_column_lineage(root: Path, domain: Domain) -> dict[str, dg.TableColumnLi
                 column: [dg.TableColumnDep(asset_key=keys[table], column_name=source) for table, source in sorted(origins) if table in keys]
                 for column, origins in result.lineage.items()})
     return lineage
+
+
+__all__ = ["COLUMN_LINEAGE_KEY", "dbt_column_lineage"]
