@@ -63,10 +63,18 @@ def breaking_columns(before: Contract, after: Contract) -> dict[str, list[str]]:
     return changed
 
 
-def broken_consumers(mesh: Mesh, changed_product: Product, new_contract: Contract, *, before: Contract,
+def broken_consumers(mesh: Mesh, changed_product: Product, new_contract: Contract, *, before: Contract | None = None,
                      today: dt.date | None = None) -> list[BrokenConsumer]:
-    """Every consumer of `changed_product` that `new_contract` breaks, compared with `before`
-    (the contract its consumers read now: the published port's, or the one at a git base)."""
+    """Every consumer of `changed_product` that `new_contract` breaks, compared with `before`: the
+    contract its consumers read now (by default the port's last publish; the one at a git base
+    for `mesh validate --base`). Nothing is broken when nothing was published."""
+    if before is None:
+        from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads only when no contract is given
+
+        published = port_store(mesh.root, acting=changed_product.domain).latest_published(changed_product.domain, changed_product.name)
+        if published is None:
+            return []
+        before = published[1]
     changed = breaking_columns(before, new_contract)
     if not changed:
         return []

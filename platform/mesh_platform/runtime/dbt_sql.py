@@ -46,6 +46,9 @@ class CompiledModel:
 def compiled_models(root: Path, domain: Domain) -> dict[str, CompiledModel]:
     """Every model of the domain's dbt project, compiled; MeshError when dbt cannot compile it."""
     project_dir = root / "dbt_projects" / str(domain.descriptor.dbt_project)
+    if not (project_dir / "dbt_project.yml").is_file():
+        # e.g. a location's image holding only its own domain: the consumer's project is not here
+        raise MeshError(f"the dbt project of domain {domain.name!r} is not in this checkout ({project_dir})")
     target = project_dir / "target"
     cache = target / COMPILED_FILE
     fingerprint = _fingerprint(project_dir)
@@ -55,8 +58,13 @@ def compiled_models(root: Path, domain: Domain) -> dict[str, CompiledModel]:
         except (OSError, ValueError):
             stored = {}
         if stored.get("fingerprint") != fingerprint:
-            stored = {"fingerprint": fingerprint, "models": _compile(project_dir, domain)}
+            try:
+                stored = {"fingerprint": fingerprint, "models": _compile(project_dir, domain)}
+            except MeshError as exc:  # kept too: a project that does not compile is not compiled again on every load
+                stored = {"fingerprint": fingerprint, "error": str(exc)}
             cache.write_text(json.dumps(stored))
+    if "error" in stored:
+        raise MeshError(stored["error"])
     return {name: CompiledModel(name, tuple(m["relation"]), m["language"], m["sql"],
                                 {tuple(k.split(".", 1)): tuple(v) for k, v in m["ports"].items()}, tuple(m["parents"]))
             for name, m in stored["models"].items()}
