@@ -114,6 +114,7 @@ def build(
 def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (for CI).")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="List every policy of every product, passing ones too.")] = False,
+    base: Annotated[Optional[str], typer.Option("--base", help="Also compare every contract, and what its consumers read, with the contracts at this git ref (e.g. HEAD~1; no ports needed).")] = None,
     publish_registry: Annotated[bool, typer.Option("--publish-registry", help="Publish each valid domain's declarations to the registry beside the ports (a release step: a branch's draft contract must not reach consumers).")] = False,
     project: ProjectOption = None,
 ) -> None:
@@ -126,7 +127,7 @@ def validate(
     root = _root(project)
     with console.status("validating every domain…") if not as_json else contextlib.nullcontext():
         sync_registry(root)  # the declarations of the domains this checkout lacks and consumes
-        reports = validate_mesh(root)
+        reports = validate_mesh(root, base)
         # Only when asked: validate runs on branches too (CI), whose drafts consumers must not load.
         unpublished = publish_domains(root, [r.domain for r in reports if r.ok]) if publish_registry else {}
         for report in reports:

@@ -18,6 +18,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from mesh_platform.model.contracts import Contract, load_contract
+from mesh_platform.model.contracts.model import COLUMN_NAME
 from mesh_platform.model.cron import cron_problem
 from mesh_platform.model.errors import DescriptorError
 from mesh_platform.model.names import check_name, parse_product_id, product_id, shown
@@ -154,6 +155,20 @@ class ProductDescriptor(_Strict):
     contract: str | None = None  # path relative to the domain folder
     partitioning: Partitioning | None = None
     schedule: Schedule | None = None  # source-aligned products only; consumers react to their inputs
+    # What a Python product reads of each input port, `domain.product: [column, ...]`: the columns a
+    # change of that input may break (consumer impact). An input left out: every column, to be safe.
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # A Python product's column lineage, `output column: [domain.product.column, ...]`, shown in the
+    # Dagster UI; none is shown without it (a dbt product's comes from its SQL).
+    lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @field_validator("columns", "lineage", mode="before")
+    @classmethod
+    def _mapping_of_lists(cls, value):
+        # A mapping in YAML, kept as pairs: a descriptor is frozen and hashable.
+        if not isinstance(value, dict) or not all(isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()):
+            raise ValueError(f"expected a mapping of names to lists of column names, found {shown(value)}")
+        return tuple((str(key), tuple(items)) for key, items in value.items())
 
     @field_validator("name")
     @classmethod
@@ -176,12 +191,34 @@ class ProductDescriptor(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _declared_columns_of_inputs(self) -> "ProductDescriptor":
+        inputs = {parse_input_port(i).id for i in self.inputs}
+        for address, columns in self.columns:
+            if address not in inputs:
+                raise ValueError(f"columns: {shown(address)} is not one of the product's inputs ({', '.join(sorted(inputs)) or 'none'})")
+            for column in columns:
+                _column_name(column, f"columns.{address}")
+        for output, origins in self.lineage:
+            _column_name(output, "lineage")
+            for origin in origins:
+                address, _, column = origin.rpartition(".")
+                if address not in inputs:
+                    raise ValueError(f"lineage.{output}: {shown(origin)} is not domain.product.column of one of the product's inputs")
+                _column_name(column, f"lineage.{output}")
+        return self
+
+    @model_validator(mode="after")
     def _readers_fit_access(self) -> "ProductDescriptor":
         if self.readers and self.access != "internal":
             raise ValueError(f"readers are the allow-list of an internal product; this product is {self.access}")
         if self.access == "internal" and not self.readers:
             raise ValueError("an internal product lists the domains that may read it in readers")
         return self
+
+
+def _column_name(name: str, where: str) -> None:
+    if not COLUMN_NAME.fullmatch(name):
+        raise ValueError(f"{where}: {shown(name)} is not a column name")
 
 
 def parse_input_port(text: str) -> InputPort:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mesh_platform.model.contracts import Contract
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
@@ -48,6 +49,9 @@ class PolicyContext:
 
     mesh: Mesh
     today: dt.date = field(default_factory=dt.date.today)
+    # `mesh validate --base <ref>`: a product's contract at that git ref (None: not there), which
+    # the versioning policies compare with instead of the published port's.
+    base: Callable[[Product], Contract | None] | None = None
 
 
 @dataclass(frozen=True)

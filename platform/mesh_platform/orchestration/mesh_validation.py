@@ -13,7 +13,11 @@ from mesh_platform.model.workspaces import missing_locations
 from mesh_platform.orchestration.build import load_location
 from mesh_platform.orchestration.dbt.generated import stale_files
 from mesh_platform.orchestration.definitions import POLICY_REPORT_KEY
+from mesh_platform.runtime.git_base import GitBase
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
+
+# The policies `--base` evaluates again against the contracts at the ref.
+BASE_POLICIES = ("contract-version", "consumer-impact")
 
 
 @dataclass
@@ -40,9 +44,11 @@ def _findings(root: Path, mesh: Mesh, domain, defs=None, error: Exception | None
     return [f.as_dict() for f in report.findings]
 
 
-def validate_mesh(root: Path) -> list[DomainReport]:
+def validate_mesh(root: Path, base: str | None = None) -> list[DomainReport]:
     """Load every location of the workspace as Dagster would, and say what fails and why.
-    One broken domain never stops the others from being checked."""
+    One broken domain never stops the others from being checked. With `base` (a git ref), the
+    versioning policies also compare every contract with its version at that ref."""
+    at_base = GitBase(root, base) if base is not None else None  # a bad ref is refused before any work
     mesh = Mesh.load(root)
     reports = []
     for name, module in workspace_locations(root).items():
@@ -59,12 +65,27 @@ def validate_mesh(root: Path) -> list[DomainReport]:
             reports.append(DomainReport(name, False, products, text, _findings(root, mesh, domain, error=exc), notes))
         else:
             reports.append(DomainReport(name, True, products, policies=_findings(root, mesh, domain, defs=defs), notes=notes))
+    if at_base is not None:
+        _add_base_findings(mesh, at_base, reports)
     _report_missing_locations(root, reports)
     try:
         mesh.domain_order()
     except MeshError as exc:
         reports.append(DomainReport("(mesh)", False, [], str(exc)))
     return reports
+
+
+def _add_base_findings(mesh: Mesh, at_base: GitBase, reports: list[DomainReport]) -> None:
+    """The versioning policies against the contracts at the base ref, as findings of scope
+    `base <ref>` beside the load-time ones (which compare with the published ports)."""
+    context = PolicyContext(mesh, base=at_base)
+    checks = [(p, "global") for p in GLOBAL_POLICIES if p.id in BASE_POLICIES]
+    for report in reports:
+        domain = mesh.domains.get(report.domain)
+        if domain is None:
+            continue
+        found = evaluate(domain.products.values(), context, checks)
+        report.policies += [{**f.as_dict(), "scope": f"base {at_base.ref}"} for f in found.findings]
 
 
 def _stale_generated_yml(root: Path, domain) -> list[str]:

@@ -216,10 +216,27 @@ def _relative(path, root) -> str:
         return str(path)
 
 
-@policy("contract-version", "The contract's version moves with its change against the published port: breaking needs a major bump, additive a minor one.")
+def _before(product: Product, context: PolicyContext):
+    """(major, contract) consumers read now: the contract at `--base` when validate compares with
+    a git ref, else the port's last publish that is not withdrawn (a withdrawn major is no base to
+    move from); None when there is none (a first version)."""
+    if context.base is not None:
+        before = context.base(product)
+        return None if before is None else (before.major, before)
+    from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads when this policy looks, not at import
+    from mesh_platform.runtime.ports.withdrawal import latest_serving  # reason: loads with the port store
+
+    return latest_serving(port_store(context.mesh.root, acting=product.domain), product.domain, product.name)
+
+
+def _compared_with(context: PolicyContext) -> str:
+    return "the contract at the base" if context.base is not None else "published contract"
+
+
+@policy("contract-version", "The contract's version moves with its change against the published port (or the contract at `mesh validate --base`): breaking needs a major bump, additive a minor one.")
 def contract_version(product: Product, context: PolicyContext):
     from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads when this policy looks, not at import
-    from mesh_platform.runtime.ports.withdrawal import latest_serving, withdrawn_majors
+    from mesh_platform.runtime.ports.withdrawal import withdrawn_majors  # reason: loads with the port store
 
     store = port_store(context.mesh.root, acting=product.domain)
     withdrawn = {major: w.reason for major, w in withdrawn_majors(store, product.domain, product.name).items()}
@@ -227,13 +244,31 @@ def contract_version(product: Product, context: PolicyContext):
     if refused:
         yield refused
         return
-    published = latest_serving(store, product.domain, product.name)  # a withdrawn major is no base to move from
+    published = _before(product, context)
     if published is None:
         return  # never published: any version is the first
     major, before = published
     problem = release_problem(before, major, product.contract)
     if problem:
-        yield f"{problem} (published contract {before.version}; see `mesh contract diff {product.id}`)"
+        yield f"{problem} ({_compared_with(context)} {before.version}; see `mesh contract diff {product.id}`)"
+
+
+@policy("consumer-impact", "A change to the product's contract breaks no consumer: no column a consumer reads (a dbt model's compiled SQL; all columns of a Python product) is removed or changed, unless the consumer pins the previous major while it stays readable.")
+def consumer_impact(product: Product, context: PolicyContext):
+    published = _before(product, context)
+    if published is None:
+        return  # nobody reads it yet
+    from mesh_platform.runtime.consumer_impact import broken_consumers  # reason: consumers' SQL is compiled only for a breaking change
+
+    for broken in broken_consumers(context.mesh, product, product.contract, before=published[1], today=context.today):
+        yield broken.line()
+
+
+@policy("declared-columns", "The input columns a product declares it reads (columns:, lineage:) exist in the inputs' contracts, and its lineage names its own columns.")
+def declared_columns(product: Product, context: PolicyContext):
+    from mesh_platform.runtime.consumer_impact import undeclared_columns  # reason: loads with the policy's first use, beside broken_consumers
+
+    yield from undeclared_columns(context.mesh, product)
 
 
 @policy("supported-input-versions", "A consumer pinning an older major of an input is warned 30 days before it retires, and after.", severity="warning")
@@ -276,7 +311,7 @@ def available_dependencies(product: Product, context: PolicyContext):
 GLOBAL_POLICIES = (
     valid_contract, owner_contact, meaningful_description, columns_documented, snake_case_names,
     references_global_identifiers, personal_data_protected, personal_data_in_data, source_freshness,
-    no_domain_cycles, readable_inputs, known_readers, contract_version, supported_input_versions,
+    no_domain_cycles, readable_inputs, known_readers, contract_version, consumer_impact, declared_columns, supported_input_versions,
     available_dependencies,
 )
 

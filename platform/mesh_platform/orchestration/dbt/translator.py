@@ -18,6 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from mesh_platform.model.descriptor import Domain
 from mesh_platform.orchestration.automation import on_new_input_version, reacting_products
+from mesh_platform.orchestration.dbt.lineage import COLUMN_LINEAGE_KEY, dbt_column_lineage
 from mesh_platform.orchestration.products.metadata import freshness_of, owners_of, policy_metadata, product_metadata, product_tags
 from mesh_platform.runtime.engines import engine_for
 
@@ -32,6 +33,7 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         self.engine = engine_for(domain)  # which sources are bound to output ports is the engine's to say
         self._reacting = reacting_products(domain.name, domain.products)
         self._reacts: dict[str, bool] = {}
+        self._lineage: dict[str, dg.TableColumnLineage] | None = None  # compiled on first use
 
     def _product(self, props: Mapping[str, Any]):
         if props["resource_type"] == "model":
@@ -65,7 +67,12 @@ class MeshDbtTranslator(DagsterDbtTranslator):
         product = self._product(props)
         if not product:
             return {}
-        return product_metadata(product, self.root, policy_metadata(self.governance, product) if self.governance else None)
+        metadata = product_metadata(product, self.root, policy_metadata(self.governance, product) if self.governance else None)
+        if self._lineage is None:
+            self._lineage = dbt_column_lineage(self.root, self.domain)
+        if product.name in self._lineage:
+            metadata[COLUMN_LINEAGE_KEY] = self._lineage[product.name]
+        return metadata
 
     def get_automation_condition(self, props: Mapping[str, Any]) -> dg.AutomationCondition | None:
         """Product models follow their descriptor (a scheduled product never reacts); internal

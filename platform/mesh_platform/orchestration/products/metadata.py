@@ -15,6 +15,7 @@ from mesh_platform.orchestration.automation import condition_for
 from mesh_platform.orchestration.io_manager import CONTRACT_KEY, PARTITION_COLUMN_KEY, column_schema
 
 IO_MANAGER_KEY = "mesh_port"
+COLUMN_LINEAGE_KEY = "dagster/column_lineage"  # Dagster's own key: the UI draws it
 
 
 def freshness_of(product: Product) -> dg.FreshnessPolicy | None:
@@ -40,7 +41,17 @@ def product_metadata(product: Product, root: Path, governance: dict[str, Any] | 
         metadata[f"mesh/sla/{level.property}"] = format_duration(level.window) if level.window else (level.description or "")
     if product.descriptor.partitioning:
         metadata[PARTITION_COLUMN_KEY] = product.descriptor.partitioning.column
+    if product.descriptor.lineage:
+        metadata[COLUMN_LINEAGE_KEY] = declared_lineage(product)
     return {**metadata, **(governance or {})}
+
+
+def declared_lineage(product: Product) -> dg.TableColumnLineage:
+    """A product's column lineage as its descriptor declares it (`lineage:`); each input column is
+    the producer domain's asset's, so the lineage crosses domains in the UI."""
+    return dg.TableColumnLineage(deps_by_column={
+        output: [dg.TableColumnDep(asset_key=dg.AssetKey(origin.split(".")[:2]), column_name=origin.split(".")[2]) for origin in origins]
+        for output, origins in product.descriptor.lineage})
 
 
 def product_tags(product: Product) -> dict[str, str]:
