@@ -30,6 +30,7 @@ from mesh_platform.orchestration.products.assets import python_product_asset
 from mesh_platform.orchestration.products.discovery import discover_products
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
 from mesh_platform.orchestration.runs import executor_for
+from mesh_platform.orchestration.slo_checks import domain_slo_checks, slo_schedule
 from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
 from mesh_platform.runtime.registry import sync_registry
@@ -128,12 +129,15 @@ def domain_definitions(
     internal_keys = {key for asset in assets for key in asset.keys} - product_keys  # dbt models that are no product
     build_job = dg.define_asset_job(build_job_name(domain.name), selection=dg.AssetSelection.all())
     automation = location_automation(domain, root, build_job, internal_keys)
+    slo_checks = domain_slo_checks(domain, root)  # measured SLOs, after every publish and on their schedule
+    slo_jobs, slo_schedules = slo_schedule(domain.name, slo_checks)
     assets += inputs
     return dg.Definitions(
         assets=assets,
+        asset_checks=slo_checks,
         resources={IO_MANAGER_KEY: PortIOManager(project_root=str(root), domain=domain.name)},
-        jobs=[build_job, *automation.jobs],
-        schedules=automation.schedules,
+        jobs=[build_job, *automation.jobs, *slo_jobs],
+        schedules=[*automation.schedules, *slo_schedules],
         sensors=automation.sensors,
         executor=executor_for(run_settings(root)),  # every job's, run by mesh build, a schedule, automation or the UI
         metadata={POLICY_REPORT_KEY: dg.MetadataValue.json(json.loads(report.to_json()))},
