@@ -88,11 +88,22 @@ def _newest_event(store, uri: str, product: Product, column: str):
 
 
 def _failed_attempts(instance: dg.DagsterInstance, key: dg.AssetKey, since: dt.datetime) -> list[dt.datetime]:
-    records = instance.get_event_records(
-        dg.EventRecordsFilter(dg.DagsterEventType.ASSET_FAILED_TO_MATERIALIZE, asset_key=key, after_timestamp=since.timestamp()),
-        limit=HISTORY_DEPTH,
-    )
-    return [dt.datetime.fromtimestamp(r.timestamp, dt.timezone.utc) for r in records]
+    """When runs that set out to publish the product ended without publishing it (failed or
+    canceled): Dagster records no event of its own for an asset a failed step never produced."""
+    planned = instance.fetch_planned_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_timestamp=since.timestamp()), limit=HISTORY_DEPTH).records
+    run_ids = list({r.run_id for r in planned})
+    if not run_ids:
+        return []
+    ended = instance.get_run_records(dg.RunsFilter(run_ids=run_ids, statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]))
+    failures = []
+    for record in ended:
+        produced = instance.get_records_for_run(record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        if any(r.event_log_entry.dagster_event.asset_key == key for r in produced if r.event_log_entry.dagster_event):
+            continue  # the product was published; another step of the run failed
+        end = record.end_time or record.update_timestamp.timestamp()
+        failures.append(dt.datetime.fromtimestamp(end, dt.timezone.utc))
+    return failures
 
 
 def measure_product(product: Product, root: Path, instance: dg.DagsterInstance, now: dt.datetime) -> list[Measurement]:
