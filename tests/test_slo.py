@@ -16,10 +16,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.orchestration.automation import failure_sensor, failure_sensor_name
 from mesh_platform.orchestration.slo_checks import slo_job_name, slo_state
-from mesh_platform.runtime.alert_settings import ALERT_WEBHOOK_ENV, WEBHOOK_TIMEOUT_SECONDS
+from mesh_platform.runtime.alert_settings import ALERT_WEBHOOK_ENV, WEBHOOK_TIMEOUT_SECONDS, alert_webhook
+from mesh_platform.runtime.notifications import notify
 from tests.conftest import BIN, copy_project, free_port, mesh_env
 
 BREAK_ENV = "SLO_TEST_BREAK_MEMBERS"
@@ -227,3 +229,17 @@ def test_a_webhook_that_fails_or_hangs_does_not_fail_the_failure_sensor(mesh, re
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "mesh.notifications"]
     assert warning == f"alert not posted: {why}; it is kept in alerts.log"
     assert receiver.url not in warning
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://user:s3cret@example.org/hook", "hooks.slack.com/services/T0/B0/s3cret"])
+def test_a_webhook_that_is_not_http_is_refused_in_one_line_that_does_not_echo_it(monkeypatch, caplog, url):
+    monkeypatch.setenv(ALERT_WEBHOOK_ENV, url)
+    with pytest.raises(MeshError) as error:
+        alert_webhook()
+    message = str(error.value)
+    assert message.startswith(f"{ALERT_WEBHOOK_ENV} must be an http(s) URL with a host; found ")
+    assert "\n" not in message and "s3cret" not in message and "passwd" not in message
+    with caplog.at_level("WARNING", logger="mesh.notifications"):
+        assert notify("mesh publish failed", {"kind": "run_failure"}) is False  # an alert never raises for it
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "mesh.notifications"]
+    assert warning == f"alert not posted: {message}"

@@ -135,19 +135,19 @@ def _over(objective: Objective, measured: dt.timedelta, what: str) -> Measuremen
                        f"{what} {duration_text(measured)} {verb} the {objective.property} SLA of {duration_text(objective.limit)}")
 
 
-def _unmeasurable(objective: Objective, why: str) -> Measurement:
+def unmeasurable(objective: Objective, why: str) -> Measurement:
     return Measurement(objective, False, "unknown", None, f"{objective.property} cannot be measured: {why}")
 
 
 def measure_freshness(objective: Objective, publishes: Sequence[dt.datetime], now: dt.datetime) -> Measurement:
     if not publishes:
-        return _unmeasurable(objective, "the port has never been published")
+        return unmeasurable(objective, "the port has never been published")
     return _over(objective, now - max(publishes), "latest publish was")
 
 
 def measure_frequency(objective: Objective, publishes: Sequence[dt.datetime], now: dt.datetime) -> Measurement:
     if not publishes:
-        return _unmeasurable(objective, "the port has never been published")
+        return unmeasurable(objective, "the port has never been published")
     times = sorted(publishes)
     gaps = [now - times[-1]] + ([times[-1] - times[-2]] if len(times) > 1 else [])
     return _over(objective, max(gaps), "longest interval between publishes is")
@@ -155,12 +155,12 @@ def measure_frequency(objective: Objective, publishes: Sequence[dt.datetime], no
 
 def measure_latency(objective: Objective, publishes: Sequence[dt.datetime], newest_event) -> Measurement:
     if objective.event_column is None:
-        return _unmeasurable(objective, "no event-time column: name one as the SLA's element")
+        return unmeasurable(objective, "no event-time column: name one as the SLA's element")
     if not publishes:
-        return _unmeasurable(objective, "the port has never been published")
+        return unmeasurable(objective, "the port has never been published")
     event = as_time(newest_event)
     if event is None:
-        return _unmeasurable(objective, f"column {objective.event_column} holds no value")
+        return unmeasurable(objective, f"column {objective.event_column} holds no value")
     return _over(objective, max(publishes) - event, f"latest publish minus the newest {objective.event_column} is")
 
 
@@ -192,7 +192,7 @@ def availability(outcomes: Iterable[tuple[dt.datetime, bool]], now: dt.datetime,
 def measure_availability(objective: Objective, outcomes: Iterable[tuple[dt.datetime, bool]], now: dt.datetime) -> Measurement:
     share = availability(outcomes, now)
     if share is None:
-        return _unmeasurable(objective, "the product has never been published")
+        return unmeasurable(objective, "the product has never been published")
     passed = share >= objective.percent
     verb = "meets" if passed else "breaches"
     return Measurement(objective, passed, f"{share:.2f}%", round(share, 4),

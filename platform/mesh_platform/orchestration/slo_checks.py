@@ -24,9 +24,10 @@ from pathlib import Path
 import dagster as dg
 
 from mesh_platform.model.descriptor import Domain, Product
+from mesh_platform.model.redaction import without_values
 from mesh_platform.model.slo import (
     AVAILABILITY_WINDOW, Measurement, Objective, check_name, measure_availability, measure_freshness, measure_frequency,
-    measure_latency, objectives,
+    measure_latency, objectives, unmeasurable,
 )
 from mesh_platform.orchestration.automation import record_alert
 from mesh_platform.runtime.notifications import notify
@@ -186,8 +187,12 @@ def product_slo_checks(product: Product, root: Path) -> dg.AssetChecksDefinition
     )
     def _slo(context):  # no annotation: postponed annotations would hide its type from Dagster
         selected = {k.name for k in context.selected_asset_check_keys}
-        measured = [m for m in measure_product(product, root, context.instance, dt.datetime.now(dt.timezone.utc))
-                    if check_name(m.objective.property) in selected]
+        try:
+            measured = measure_product(product, root, context.instance, dt.datetime.now(dt.timezone.utc))
+        except Exception as exc:  # an SLO never fails a run: an unreadable history is a failed check, saying why
+            why = f"{type(exc).__name__}: {without_values(str(exc))}"
+            measured = [unmeasurable(o, why) for o in found]
+        measured = [m for m in measured if check_name(m.objective.property) in selected]
         breaches = _newly_failing(context.instance, key, [m for m in measured if not m.passed], context.run.run_id)
         yield from (_result(key, m) for m in measured)  # results first: an alert that fails must not lose them
         alert_breaches(root, product, breaches, context.run.run_id, context.log)
