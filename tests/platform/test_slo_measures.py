@@ -10,7 +10,7 @@ import pytest
 from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.errors import ContractError
 from mesh_platform.model.slo import (
-    as_time, availability, check_name, duration_text, measure_availability, measure_freshness, measure_frequency,
+    as_time, availability, slo_check_name, duration_text, measure_availability, measure_freshness, measure_frequency,
     measure_latency, objectives,
 )
 
@@ -42,7 +42,7 @@ def test_each_measured_sla_of_a_contract_becomes_one_objective(tmp_path):
     assert found["latency"].event_column == "joined_on" and found["latency"].target == "<= 1 d"
     assert found["frequency"].limit == 6 * HOUR
     assert found["availability"].percent == 99.5 and found["availability"].target == ">= 99.5%"
-    assert [check_name(p) for p in found] == ["slo_freshness", "slo_latency", "slo_frequency", "slo_availability"]
+    assert [slo_check_name(p) for p in found] == ["slo_freshness", "slo_latency", "slo_frequency", "slo_availability"]
 
 
 def test_latency_without_an_element_falls_back_to_the_month_a_partition_is_derived_from(tmp_path):

@@ -36,7 +36,7 @@ CHECK_PREFIX = "slo_"
 UTC = dt.timezone.utc
 
 
-def check_name(prop: str) -> str:
+def slo_check_name(prop: str) -> str:
     """The asset check a measured SLA is evaluated as: `slo_latency`, `slo_frequency`, ..."""
     return f"{CHECK_PREFIX}{prop}"
 

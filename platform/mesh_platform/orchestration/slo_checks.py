@@ -26,7 +26,7 @@ import dagster as dg
 from mesh_platform.model.descriptor import Domain, Product
 from mesh_platform.model.redaction import without_values
 from mesh_platform.model.slo import (
-    AVAILABILITY_WINDOW, Measurement, Objective, check_name, measure_availability, measure_freshness, measure_frequency,
+    AVAILABILITY_WINDOW, Measurement, Objective, slo_check_name, measure_availability, measure_freshness, measure_frequency,
     measure_latency, objectives, unmeasurable,
 )
 from mesh_platform.orchestration.automation import record_alert
@@ -48,7 +48,7 @@ def product_objectives(product: Product) -> list[Objective]:
 
 def _spec(key: dg.AssetKey, objective: Objective) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
-        check_name(objective.property), asset=key, blocking=False,
+        slo_check_name(objective.property), asset=key, blocking=False,
         description=f"Measured {objective.property} SLO: {objective.target} (warns, never blocks publish)",
     )
 
@@ -140,7 +140,7 @@ def _result(key: dg.AssetKey, m: Measurement) -> dg.AssetCheckResult:
     if m.value is not None:
         metadata["value"] = dg.MetadataValue.float(float(m.value))
     return dg.AssetCheckResult(
-        asset_key=key, check_name=check_name(m.objective.property), passed=m.passed,
+        asset_key=key, check_name=slo_check_name(m.objective.property), passed=m.passed,
         severity=dg.AssetCheckSeverity.WARN, metadata=metadata, description=m.summary,
     )
 
@@ -159,7 +159,7 @@ def _newly_failing(instance: dg.DagsterInstance, key: dg.AssetKey, failed: list[
     a breach that lasts is alerted once, when it starts."""
     new = []
     for m in failed:
-        previous = _latest_evaluation(instance, dg.AssetCheckKey(key, check_name(m.objective.property)), not_of_run=run_id)
+        previous = _latest_evaluation(instance, dg.AssetCheckKey(key, slo_check_name(m.objective.property)), not_of_run=run_id)
         if previous is None or previous.evaluation.passed:
             new.append(m)
     return new
@@ -168,7 +168,7 @@ def _newly_failing(instance: dg.DagsterInstance, key: dg.AssetKey, failed: list[
 def alert_breaches(root: Path, product: Product, breaches: list[Measurement], run_id: str, log) -> None:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for m in breaches:
-        breach = SloBreach(product.domain, product.id, check_name(m.objective.property), m.measured, m.objective.target, m.summary, run_id, now)
+        breach = SloBreach(product.domain, product.id, slo_check_name(m.objective.property), m.measured, m.objective.target, m.summary, run_id, now)
         path = record_alert(root, breach)
         log.warning(f"{breach.line()} (recorded in {path})")
         notify(breach.line(), asdict(breach))  # MESH_ALERT_WEBHOOK, if set; never raises
@@ -192,7 +192,7 @@ def product_slo_checks(product: Product, root: Path) -> dg.AssetChecksDefinition
         except Exception as exc:  # an SLO never fails a run: an unreadable history is a failed check, saying why
             why = f"{type(exc).__name__}: {without_values(str(exc))}"
             measured = [unmeasurable(o, why) for o in found]
-        measured = [m for m in measured if check_name(m.objective.property) in selected]
+        measured = [m for m in measured if slo_check_name(m.objective.property) in selected]
         breaches = _newly_failing(context.instance, key, [m for m in measured if not m.passed], context.run.run_id)
         yield from (_result(key, m) for m in measured)  # results first: an alert that fails must not lose them
         alert_breaches(root, product, breaches, context.run.run_id, context.log)
@@ -232,7 +232,7 @@ def slo_state(instance: dg.DagsterInstance, product: Product) -> list[SloState]:
     """The latest evaluation of each of the product's SLO checks in `instance` (for `mesh health`)."""
     key = dg.AssetKey(list(product.key))
     states = []
-    for name in (check_name(o.property) for o in product_objectives(product)):
+    for name in (slo_check_name(o.property) for o in product_objectives(product)):
         record = _latest_evaluation(instance, dg.AssetCheckKey(key, name))
         if record is None:
             states.append(SloState(name, None, None, None, None, None))
