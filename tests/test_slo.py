@@ -170,7 +170,7 @@ def test_products_that_stop_publishing_breach_freshness_and_frequency_when_the_s
         (b["mesh_alert"]["product"], b["mesh_alert"]["check"]) for b in receiver.bodies if "check" in b["mesh_alert"]}
 
 
-def test_a_failed_publish_breaches_availability_and_alerts_the_webhook_without_personal_data(mesh, receiver, monkeypatch, caplog):
+def test_a_failed_publish_breaches_availability_and_alerts_the_webhook_without_personal_data(mesh, receiver, monkeypatch):
     project, home, _ = mesh
     failed = mesh_build(project, home, receiver, "loyalty", **{BREAK_ENV: "1"})
     assert failed.returncode == 1 and PERSONAL in failed.stderr  # the product's own error, shown to its engineer
