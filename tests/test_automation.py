@@ -180,7 +180,10 @@ def test_every_demo_location_carries_its_automation_running_by_default(domain):
     assert isinstance(sensors[failure_sensor_name(domain)], dg.RunStatusSensorDefinition)
 
     assert vacuum_schedule_name(domain) in {s.name for s in defs.schedules or []}  # every location's retention vacuum: test_port_history.py
-    schedules = [s for s in defs.schedules or [] if s.name != vacuum_schedule_name(domain)]
+    # every location with a measured SLA also re-measures its SLOs on a schedule (orchestration/slo_checks.py)
+    slo = [s for s in defs.schedules or [] if s.name == f"slo_schedule_{domain}"]
+    assert [(s.job_name, s.default_status) for s in slo] == [(f"slo_{domain}", dg.DefaultScheduleStatus.RUNNING)]
+    schedules = [s for s in defs.schedules or [] if s not in slo and s.name != vacuum_schedule_name(domain)]
     if domain in SCHEDULED:
         (schedule,) = schedules
         assert (schedule.cron_schedule, schedule.job_name) == SCHEDULED[domain]
@@ -203,7 +206,7 @@ def test_every_demo_location_carries_its_automation_running_by_default(domain):
 
 
 def test_the_monthly_schedule_publishes_the_latest_complete_month():
-    (schedule,) = [s for s in flight_operations.schedules if s.name != vacuum_schedule_name("flight_operations")]
+    (schedule,) = [s for s in flight_operations.schedules if s.name == "schedule_flight_operations"]
     job = flight_operations.resolve_job_def(schedule.job_name)
 
     def tick(when: dt.datetime):

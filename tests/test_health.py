@@ -82,7 +82,7 @@ def test_every_product_has_a_state_and_the_freshly_built_mesh_does_not_fail(scen
 def test_a_stale_product_a_failing_check_a_failed_run_and_a_breached_slo_show_as_such(scene):
     after = _products(scene["after"])
     stale = after["weather.hourly_observations"]
-    assert (stale["state"], stale["freshness"], stale["freshness_sla"]) == ("fail", "stale", "1 s")
+    assert (stale["state"], stale["freshness"], stale["freshness_sla"]) == ("fail", "stale", "1 second")
     assert stale["reasons"][0].startswith("stale: published ") and stale["reasons"][0].endswith(" ago, SLA 1 s")
     assert "reads stale input weather.hourly_observations" in after["punctuality.weather_impact"]["reasons"]
     aircraft = after["fleet.aircraft"]

@@ -251,7 +251,7 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
 
     dry = mesh(mesh_root, mesh_home, "vacuum", "--domain", "shared", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "retention 1 d; versions 0..2 kept; would remove 0 files, 0 log entries" in dry.stdout
+    assert "retention 1 day; versions 0..2 kept; would remove 0 files, 0 log entries" in dry.stdout
 
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)  # every version but the latest expired
     preview = vacuum_mesh(mesh_root, "shared", now=later, dry_run=True)
@@ -266,7 +266,7 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
     assert read(mesh_root, "shared").num_rows == 3 and read(mesh_root, "lab").num_rows == 3  # the latest is kept
     for as_of in (0, first):
         with pytest.raises(MeshError, match=r"^shared.carriers cannot be read as of .*: the retention vacuum of .* removed it "
-                                            r"\(retention 1 d\); its oldest readable version is 2$"):
+                                            r"\(retention 1 day\); its oldest readable version is 2$"):
             read(mesh_root, "shared", as_of=as_of)
     with pytest.raises(MeshError, match="the retention vacuum"):
         read(mesh_root, "lab", as_of=0)
@@ -276,7 +276,7 @@ def test_the_retention_vacuum_removes_expired_versions_and_orphans_keeps_the_lat
         rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test")
     listed = mesh(mesh_root, mesh_home, "history", "shared.carriers")
     assert listed.returncode == 0, listed.stderr
-    assert "versions before 2 removed by the retention vacuum of " in listed.stdout and "(retention 1 d)" in listed.stdout
+    assert "versions before 2 removed by the retention vacuum of " in listed.stdout and "(retention 1 day)" in listed.stdout
 
 
 def test_each_domain_runs_its_vacuum_daily_as_a_dagster_job(mesh_root, mesh_home):

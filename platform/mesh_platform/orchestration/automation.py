@@ -11,7 +11,8 @@
   domain reacts the same way.
 - **Failed runs raise an alert**: a run-failure sensor per location logs one line naming the
   domain, the products that were not published, the failed steps and their errors, and appends
-  it as one JSON line to `<MESH_HOME>/alerts.log`.
+  it as one JSON line to `<MESH_HOME>/alerts.log`, and posts it to `MESH_ALERT_WEBHOOK` if set
+  (runtime/notifications.py).
 
 Each location carries `automation_<domain>` (the automation condition sensor), `failures_<domain>`
 and its schedules, all running by default: starting `mesh dev` starts the mesh's automation.
@@ -32,6 +33,7 @@ from dagster._core.storage.tags import AUTOMATION_CONDITION_TAG, BACKFILL_ID_TAG
 from mesh_platform.model.descriptor import Domain, Partitioning, Product, Schedule
 from mesh_platform.model.mesh import current_mesh
 from mesh_platform.model.redaction import scrub
+from mesh_platform.runtime.notifications import notify
 from mesh_platform.runtime.settings import INTERVAL_ENV, mesh_home
 from mesh_platform.runtime.settings import automation_interval_seconds as interval_seconds
 
@@ -279,8 +281,8 @@ def alerts_path(root: Path) -> Path:
     return mesh_home(root) / ALERTS_FILE
 
 
-def record_alert(root: Path, alert: Alert) -> Path:
-    """Append the alert as one JSON line (one write: lines of concurrent writers never interleave)."""
+def record_alert(root: Path, alert) -> Path:
+    """Append the alert (a run's Alert, an SloBreach) as one JSON line (one write: lines of concurrent writers never interleave)."""
     path = alerts_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as out:
@@ -300,6 +302,7 @@ def failure_sensor(domain: str, root: Path) -> dg.RunStatusSensorDefinition:
         path = record_alert(root, alert)
         context.log.error(f"{alert.line()} (recorded in {path})")
         logger.error(alert.line())
+        notify(alert.line(), {"kind": "run_failure", **asdict(alert)})  # MESH_ALERT_WEBHOOK, if set; never raises
 
     return _report_failure
 

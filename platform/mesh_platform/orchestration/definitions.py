@@ -31,6 +31,7 @@ from mesh_platform.orchestration.products.discovery import discover_products
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY
 from mesh_platform.orchestration.retention_schedule import retention_vacuum
 from mesh_platform.orchestration.runs import executor_for
+from mesh_platform.orchestration.slo_checks import domain_slo_checks, slo_schedule
 from mesh_platform.runtime.engines import engine_for
 from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
 from mesh_platform.runtime.registry import sync_registry
@@ -130,12 +131,15 @@ def domain_definitions(
     build_job = dg.define_asset_job(build_job_name(domain.name), selection=dg.AssetSelection.all())
     automation = location_automation(domain, root, build_job, internal_keys)
     vacuum = retention_vacuum(domain.name, root)  # the contract's retention SLA, enforced daily
+    slo_checks = domain_slo_checks(domain, root)  # measured SLOs, after every publish and on their schedule
+    slo_jobs, slo_schedules = slo_schedule(domain.name, slo_checks)
     assets += inputs
     return dg.Definitions(
         assets=assets,
+        asset_checks=slo_checks,
         resources={IO_MANAGER_KEY: PortIOManager(project_root=str(root), domain=domain.name)},
-        jobs=[build_job, *automation.jobs, vacuum.job],
-        schedules=[*automation.schedules, vacuum.schedule],
+        jobs=[build_job, *automation.jobs, vacuum.job, *slo_jobs],
+        schedules=[*automation.schedules, vacuum.schedule, *slo_schedules],
         sensors=automation.sensors,
         executor=executor_for(run_settings(root)),  # every job's, run by mesh build, a schedule, automation or the UI
         metadata={POLICY_REPORT_KEY: dg.MetadataValue.json(json.loads(report.to_json()))},

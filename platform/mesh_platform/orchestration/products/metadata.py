@@ -3,6 +3,7 @@ and how it is kept up to date (its automation condition)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,14 @@ IO_MANAGER_KEY = "mesh_port"
 COLUMN_LINEAGE_KEY = "dagster/column_lineage"  # Dagster's own key: the UI draws it
 
 
+DAGSTER_MIN_FRESHNESS = dt.timedelta(minutes=1)  # Dagster refuses a shorter fail_window
+
+
 def freshness_of(product: Product) -> dg.FreshnessPolicy | None:
-    """The contract's freshness SLA as a Dagster freshness policy (shown in the UI)."""
+    """The contract's freshness SLA as a Dagster freshness policy (shown in the UI). A window
+    under a minute is shown as one minute; the `slo_freshness` check measures the exact one."""
     sla = product.contract.service_level("freshness")
-    return dg.FreshnessPolicy.time_window(fail_window=sla.window) if sla and sla.window else None
+    return dg.FreshnessPolicy.time_window(fail_window=max(sla.window, DAGSTER_MIN_FRESHNESS)) if sla and sla.window else None
 
 
 def product_metadata(product: Product, root: Path, governance: dict[str, Any] | None = None) -> dict[str, Any]:
