@@ -15,6 +15,7 @@ from mesh_platform.model.access import masks_for, may_read, refusal
 from mesh_platform.model.contracts.versions import release_problem
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
+from mesh_platform.model.lifecycle import lifecycle_refusal, lifecycle_warning
 from mesh_platform.model.mesh import SHARED_DOMAIN
 from mesh_platform.model.names import is_valid_name
 from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, policy
@@ -194,6 +195,26 @@ def readable_inputs(product: Product, context: PolicyContext):
                 yield refusal(referenced, product.domain, consumer=f"consumer {product.id} (relationship of {column.name})")
 
 
+@policy("released-inputs", "A consumer does not declare an input whose contract is proposed, draft (its owner's alone) or retired.")
+def released_inputs(product: Product, context: PolicyContext):
+    for port in product.inputs:
+        producer = context.mesh.find(port.domain, port.product)
+        if producer is not None and context.mesh.unavailable(port.domain, port.product) is None:
+            refused = lifecycle_refusal(producer, product.domain, f"consumer {product.id}")
+            if refused:
+                yield refused
+
+
+@policy("deprecated-inputs", "A consumer of a deprecated input is warned, with the date it retires when declared.", severity="warning")
+def deprecated_inputs(product: Product, context: PolicyContext):
+    for port in product.inputs:
+        producer = context.mesh.find(port.domain, port.product)
+        if producer is not None and context.mesh.unavailable(port.domain, port.product) is None:
+            warning = lifecycle_warning(producer, f"consumer {product.id}", context.today)
+            if warning:
+                yield warning
+
+
 @policy("known-readers", "Every domain a product names in readers or personal_data_readers exists in the mesh.", severity="warning")
 def known_readers(product: Product, context: PolicyContext):
     # Flagged at the producer, whose file is wrong: otherwise the misspelt domain's consumers are
@@ -269,7 +290,7 @@ def available_dependencies(product: Product, context: PolicyContext):
 GLOBAL_POLICIES = (
     valid_contract, owner_contact, meaningful_description, columns_documented, snake_case_names,
     references_global_identifiers, personal_data_protected, personal_data_in_data, source_freshness,
-    no_domain_cycles, readable_inputs, known_readers, contract_version, supported_input_versions,
+    no_domain_cycles, readable_inputs, released_inputs, deprecated_inputs, known_readers, contract_version, supported_input_versions,
     available_dependencies,
 )
 
