@@ -33,6 +33,7 @@ from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
+from mesh_platform.runtime.usage import VIA_SQL, record_read
 
 WHERE = "mesh sql"
 REACH = "a session reads only the ports it was given as views (`.tables` lists them)"
@@ -51,6 +52,7 @@ class SqlSession:
     refused: dict[str, str] = field(default_factory=dict)  # product id -> why
     unpublished: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
+    reads: dict[str, tuple[PortRead, int | None]] = field(default_factory=dict)  # product id -> its plan and Delta version
 
     @property
     def reader(self):
@@ -108,6 +110,9 @@ class SqlSession:
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
             return None
+        except AccessDenied as exc:  # its contract's status refuses the domain (model/lifecycle.py)
+            self.refused[product.id] = str(exc)
+            return None
 
     def _attach(self, plan: PortRead, location) -> None:
         product = plan.product
@@ -119,6 +124,7 @@ class SqlSession:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
             self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
         self.views[product.id] = sorted(plan.masks)
+        self.reads[product.id] = (plan, location.version if location is not None else plan.version)
 
     def products_named(self, query: str) -> list[str]:
         """The mesh products a query names (`domain.product`, whether readable or not)."""
@@ -163,12 +169,22 @@ class SqlSession:
             self._refuse_unreadable(named)
             self._refuse_writes(query)
             relation = self.con.sql(query)
-            return None if relation is None else (relation.columns, relation.fetchall())
+            result = None if relation is None else (relation.columns, relation.fetchall())
         except duckdb.Error as exc:
             line = sealed.refusal(exc, WHERE, REACH) or _store_refusal(exc)
             if line is None:
                 raise
             raise SealedRefusal(line) from None
+        self._record_usage(named)
+        return result
+
+    def _record_usage(self, named: list[str]) -> None:
+        """One usage record per product a query that ran named: product names, never the query."""
+        for product_id in named:
+            if product_id in self.reads:
+                plan, version = self.reads[product_id]
+                record_read(plan, VIA_SQL, WHERE, version)
+
 
 
 def _store_refusal(exc: duckdb.Error) -> str | None:
