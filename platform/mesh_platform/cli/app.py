@@ -356,6 +356,8 @@ from mesh_platform.cli.storage import storage_app  # noqa: E402
 for _register in (_register_catalog, _register_scaffold, _register_access):
     _register(app)
 app.add_typer(storage_app, name="storage")
+from mesh_platform.cli.impact import impact as _impact  # noqa: E402
+app.command()(_impact)
 
 
 def main() -> None:
