@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 
 import dagster as dg
 import pandas as pd
@@ -18,11 +19,13 @@ from mesh_platform import domain_definitions
 from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.errors import ContractError
 from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.lifecycle import status_of
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.policies import PolicyContext
 from mesh_platform.model.product import PythonProduct
 from mesh_platform.runtime.global_policies import deprecated_inputs, released_inputs
 from mesh_platform.runtime.reading import LifecycleRefusal, plan_read, read_table
+from mesh_platform.runtime.registry import publish_entries, sync_registry
 from tests.conftest import copy_project, run_mesh
 from tests.helpers.mini_mesh import column, contract, edited, write_mesh
 
@@ -138,3 +141,17 @@ def test_the_status_is_shown_in_the_dagster_ui(tmp_path, mesh_home):
     defs = domain_definitions(root / "domains" / "lab" / "definitions.py", products=[PythonProduct("readings", lambda: READINGS)])
     spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey(["lab", "readings"]))
     assert spec.metadata["mesh/status"] == "deprecated" and spec.tags["mesh/status"] == "deprecated"
+
+
+def test_a_checkout_without_the_producer_learns_its_status_from_the_registry_entry(tmp_path, mesh_home):
+    mesh = published(tmp_path, "deprecated", {"property": "retireOn", "value": "2027-06-30"})
+    publish_entries(mesh.root, mesh.domains["lab"])  # the owner's release step
+    location = tmp_path / "location"  # the consumer's own checkout: desk alone
+    shutil.copytree(mesh.root / "domains" / "desk", location / "domains" / "desk")
+    (location / "workspace.yaml").write_text("load_from: []\n")
+    sync_registry(location)
+    consumer = Mesh.load(location)
+    readings = consumer.find("lab", "readings")
+    assert readings is not None and status_of(readings) == "deprecated"
+    plan = plan_read(consumer, domain_reader("desk"), readings, consumer="consumer desk.summary", today=dt.date(2027, 6, 1))
+    assert "deprecated, retiring on 2027-06-30" in plan.warning and read_table(plan).num_rows == 2
