@@ -106,6 +106,9 @@ def test_a_deprecated_product_is_read_with_a_warning_naming_its_retirement_date(
     assert run.success
     warnings = [e.user_message for e in instance.all_logs(run.run_id) if e.level == 30]
     assert any("lab.readings, which is deprecated, retiring on 2027-06-30" in w for w in warnings)
+    # ...and so does an operator's `mesh sql` session reading it.
+    session = run_mesh(["sql", "--as", "desk", "-c", "select count(*) from lab.readings"], mesh_home, cwd=mesh.root)
+    assert session.returncode == 0 and "reads lab.readings, which is deprecated, retiring on 2027-06-30" in session.stderr
 
 
 def test_a_retired_product_is_refused_naming_what_to_read_instead(tmp_path, mesh_home):

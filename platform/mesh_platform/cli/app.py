@@ -211,6 +211,8 @@ def sql(
                      soft_wrap=True)
     for name, why in session.unavailable.items():
         errors.print(f"[yellow]not attached:[/] {escape(name)}: it did not load: {escape(why)}", soft_wrap=True)
+    for warning in session.warnings:  # a deprecated product's consumers are told at every read
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if command is not None:
         _print_result(session.run(command), as_json, max_rows)
         return

@@ -53,6 +53,7 @@ class SqlSession:
     unpublished: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
     reads: dict[str, tuple[PortRead, int | None]] = field(default_factory=dict)  # product id -> its plan and Delta version
+    warnings: list[str] = field(default_factory=list)  # deprecated or soon-retired products it reads
 
     @property
     def reader(self):
@@ -125,6 +126,8 @@ class SqlSession:
             self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(product.name)} AS SELECT * FROM {quote(hidden)}")
         self.views[product.id] = sorted(plan.masks)
         self.reads[product.id] = (plan, location.version if location is not None else plan.version)
+        if plan.warning:
+            self.warnings.append(plan.warning)
 
     def products_named(self, query: str) -> list[str]:
         """The mesh products a query names (`domain.product`, whether readable or not)."""
