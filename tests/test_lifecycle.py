@@ -116,7 +116,10 @@ def test_a_retired_product_is_refused_naming_what_to_read_instead(tmp_path, mesh
     with pytest.raises(LifecycleRefusal, match=r"^consumer desk.summary may not read lab.readings: it is retired; read lab.calibrated_readings instead$"):
         plan_read(mesh, domain_reader("desk"), mesh.find("lab", "readings"), consumer="consumer desk.summary")
     assert read_table(plan_read(mesh, domain_reader("lab"), mesh.find("lab", "readings"))).num_rows == 2
-    assert findings(released_inputs, mesh)
+    # At validate a warning: the products reading it fail at their reads, not the consumer's whole location.
+    assert findings(deprecated_inputs, mesh) == ["consumer desk.summary may not read lab.readings: it is retired; "
+                                                 "read lab.calibrated_readings instead: its reads are refused"]
+    assert not findings(released_inputs, mesh)
 
 
 @pytest.mark.parametrize("status, field, expected", [

@@ -213,7 +213,7 @@ def usage_of(root: Path, product: Product, limit: int = 50) -> list[dict]:
     empty when the records cannot be read: the catalog never fails for usage."""
     try:
         records = last_reads(recent_reads(root, product.id, limit=limit))
-    except MeshError:
+    except (MeshError, OSError):  # a store that refuses or a folder that cannot be listed: no usage shown
         return []
     return [{"reader": r.reader, "consumer": r.consumer, "via": r.via, "major": r.major, "version": r.version,
              "at": r.at.isoformat(timespec="seconds")} for r in records]
