@@ -19,7 +19,7 @@ from mesh_platform.model.storage_grants import WRITE, Grant, domain_grants
 from mesh_platform.runtime.reading import plan_read, read_table
 from mesh_platform.runtime.usage import VIA_DBT, VIA_PYTHON, VIA_SQL, record_read, recent_reads
 from tests.conftest import ROOT, run_mesh
-from tests.test_lifecycle import READINGS, with_status
+from tests.helpers.lab_desk import READINGS, with_status
 from tests.helpers.mini_mesh import edited, write_mesh
 from tests.test_storage_access import s3  # noqa: F401  (the fixture: a real SeaweedFS, the mesh's settings)
 
