@@ -73,6 +73,15 @@ CASES = {
         add_vault("restricted"),
         "consumer lab.readings may not read vault.secrets: it is restricted to its owner domain 'vault' [policy readable-inputs]",
     ),
+    "released-inputs": (
+        lambda f: f["shared_assets"]["contracts/airports.odcs.yaml"].update(status="proposed"),
+        "consumer lab.readings may not read shared.airports: its contract is proposed, readable only by its owner domain 'shared' until it is active",
+    ),
+    "deprecated-inputs": (
+        lambda f: f["shared_assets"]["contracts/airports.odcs.yaml"].update(
+            status="deprecated", customProperties=[{"property": "retireOn", "value": "2026-12-31"}]),
+        "consumer lab.readings reads shared.airports, which is deprecated, retiring on 2026-12-31 (39 days)",
+    ),
     "known-readers": (
         lambda f: f[READINGS]["products/readings.yaml"].update(access="internal", readers=["shared", "sharred"]),
         "domains/lab/products/readings.yaml: readers[1]: no domain 'sharred' in this mesh, so it grants nothing (did you mean 'shared'?)",

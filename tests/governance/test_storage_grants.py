@@ -57,7 +57,9 @@ def test_the_matrix_follows_access_and_personal_data_policies(mesh):
 
 def test_a_domain_writes_only_its_own_folder_and_reads_what_it_may(mesh):
     ops = storage_grants(mesh)["domain-ops"]
-    assert {g for g in ops if g.action == WRITE} == {Grant(WRITE, "ops/")}
+    read = ("shared/airports/", "lab/readings/", "lab/notes/", "lab/patients/", "lab/staff/", "audit/things/", "lab_archive/things/")
+    # Its own folder, and in each product it reads, its own usage folder (runtime/usage.py) alone.
+    assert {g for g in ops if g.action == WRITE} == {Grant(WRITE, "ops/"), *(Grant(WRITE, f"{p}usage/ops/") for p in read)}
     assert {g.prefix for g in ops if g.action == READ} == {
         "ops/", "shared/airports/", "lab/readings/", "lab/notes/", "lab/patients/masked/", "lab/staff/masked/",
         "lab/patients/registry/", "lab/staff/registry/",  # a masked reader reads the registry entry too
@@ -85,7 +87,8 @@ def test_every_domain_has_an_identity_the_shared_one_included_and_the_platform_h
     grants = storage_grants(mesh)
     assert list(grants) == ["platform", "domain-shared", "domain-audit", "domain-lab", "domain-lab_archive", "domain-ops"]
     assert grants["platform"] == frozenset({Grant(ADMIN, "")})
-    assert {g for g in grants["domain-shared"] if g.action == WRITE} == {Grant(WRITE, "shared/")}
+    listed = {g.prefix for g in grants["domain-shared"] if g.action == LIST} - {"shared/"}
+    assert {g for g in grants["domain-shared"] if g.action == WRITE} == {Grant(WRITE, "shared/"), *(Grant(WRITE, f"{p}usage/shared/") for p in listed)}
     assert Grant(READ, "lab/readings/") in grants["domain-shared"]  # grants follow policy: no port is published here
 
 
@@ -110,7 +113,10 @@ def test_seaweedfs_identities_name_bucket_keys_under_the_root(mesh):
 def test_aws_iam_policies_scope_reads_lists_and_writes_by_prefix(mesh):
     policies = aws_iam_policies(storage_grants(mesh), "s3://lake/mesh")
     ops = {s["Sid"]: s for s in policies["domain-ops"]["Statement"]}
-    assert ops["WritePorts"]["Resource"] == ["arn:aws:s3:::lake/mesh/ops/*"]
+    assert "arn:aws:s3:::lake/mesh/ops/*" in ops["WritePorts"]["Resource"]
+    # Besides its own folder, only its usage folders of what it reads (runtime/usage.py).
+    assert all(r.endswith("/usage/ops/*") for r in ops["WritePorts"]["Resource"] if r != "arn:aws:s3:::lake/mesh/ops/*")
+    assert "arn:aws:s3:::lake/mesh/lab/patients/usage/ops/*" in ops["WritePorts"]["Resource"]
     assert "s3:GetObject" not in ops["WritePorts"]["Action"] and "s3:PutObject" in ops["WritePorts"]["Action"]
     assert "arn:aws:s3:::lake/mesh/lab/patients/masked/*" in ops["ReadPorts"]["Resource"]
     assert "arn:aws:s3:::lake/mesh/lab/patients/*" not in ops["ReadPorts"]["Resource"]

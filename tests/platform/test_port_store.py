@@ -177,8 +177,9 @@ def test_only_the_delta_store_imports_deltalake_or_pyarrow_fs():
                 continue
             if any(n == "deltalake" or n.startswith(("deltalake.", "pyarrow.fs")) for n in names):
                 importers.add(path.relative_to(PACKAGE).as_posix())
-    # delta_history.py: the Delta store's sibling for a port's past (its vacuum lists the table's files).
-    assert importers == {"runtime/ports/delta.py", "runtime/ports/delta_history.py"}
+    # delta_history.py: the Delta store's sibling for a port's past (its vacuum lists the table's files);
+    # objects.py: the store's small plain objects (usage records), through delta.py's filesystem seam.
+    assert importers == {"runtime/ports/delta.py", "runtime/ports/delta_history.py", "runtime/ports/objects.py"}
 
 
 def test_each_domain_acts_on_remote_ports_with_its_own_identity_keys(tmp_path, mesh_home, monkeypatch):

@@ -223,6 +223,8 @@ def sql(
                      soft_wrap=True)
     for name, why in session.unavailable.items():
         errors.print(f"[yellow]not attached:[/] {escape(name)}: it did not load: {escape(why)}", soft_wrap=True)
+    for warning in session.warnings:  # a deprecated product's consumers are told at every read
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if command is not None:
         _print_result(session.run(command), as_json, max_rows)
         return
@@ -374,6 +376,8 @@ for _register in (_register_catalog, _register_scaffold, _register_access, _regi
     _register(app)
 app.add_typer(storage_app, name="storage")
 app.command("health")(_health)
+from mesh_platform.cli.impact import impact as _impact  # noqa: E402
+app.command()(_impact)
 
 
 def main() -> None:

@@ -12,3 +12,8 @@ MASKED_FOLDER = "masked"
 # public declaration (descriptor, contract majors), which every reader of the product is granted
 # (model/storage_grants.py), masked readers included. Not a `v<int>` either.
 REGISTRY_FOLDER = "registry"
+
+# The folder of a product's usage records, beside its ports (<domain>/<product>/usage/<reader>/):
+# each reader domain writes its own reads' records into its own subfolder, and may write nothing
+# else there (model/storage_grants.py); the owner lists and reads them all (runtime/usage.py).
+USAGE_FOLDER = "usage"

@@ -14,6 +14,9 @@ identity is granted, prefix by prefix under the storage root, exactly this:
   registry entry `<domain>/<product>/registry/` (its descriptor and contracts: what a location
   that lacks the producer's domain loads it from, model/registry.py; a raw reader's read of the
   product folder covers it);
+- every product it may read in any form: write of its own usage folder there,
+  `<domain>/<product>/usage/<its domain>/` (the records of its reads, runtime/usage.py), which the
+  owner reads as part of its own domain's folder;
 - nothing else: no read of the root, no write outside its own domain.
 
 The platform identity (catalog, export, `mesh access` itself) is the operator's: everything.
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, sees_personal_data, storage_identity
 from mesh_platform.model.descriptor import Product
-from mesh_platform.model.layout import MASKED_FOLDER, REGISTRY_FOLDER
+from mesh_platform.model.layout import MASKED_FOLDER, REGISTRY_FOLDER, USAGE_FOLDER
 from mesh_platform.model.mesh import Mesh
 
 READ, LIST, WRITE, ADMIN = "read", "list", "write", "admin"
@@ -65,6 +68,11 @@ def registry_prefix(product: Product) -> str:
     return f"{product_prefix(product)}{REGISTRY_FOLDER}/"
 
 
+def usage_prefix(product: Product, reader_domain: str) -> str:
+    """The folder where `reader_domain` records its reads of `product` (runtime/usage.py)."""
+    return f"{product_prefix(product)}{USAGE_FOLDER}/{reader_domain}/"
+
+
 def access_level(product: Product, domain: str, projected: frozenset[str] = frozenset()) -> str:
     """What `domain` may do with `product`'s ports: OWNER, RAW, MASKED or NONE. `projected`: the
     products that have published a masked projection, whose raw ports then hold personal values
@@ -89,7 +97,7 @@ def domain_grants(mesh: Mesh, domain: str, projected: frozenset[str] = frozenset
         level = access_level(product, domain, projected)
         if level in (OWNER, NONE):
             continue  # its own products are under its own folder; NONE grants nothing
-        grants.add(Grant(LIST, product_prefix(product)))
+        grants |= {Grant(LIST, product_prefix(product)), Grant(WRITE, usage_prefix(product, domain))}
         if level == RAW:
             grants.add(Grant(READ, product_prefix(product)))
         else:  # the projection, and the public declaration a location loads the product from

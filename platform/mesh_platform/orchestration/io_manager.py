@@ -109,6 +109,7 @@ class PortIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> Any:
         from mesh_platform.runtime.ports.formats import from_arrow  # reason: pandas and duckdb load at run time, not at location load
         from mesh_platform.runtime.reading import locate, plan_read, read_table  # reason: governed reads load at run time, not at location load
+        from mesh_platform.runtime.usage import VIA_PYTHON, declared_consumers, record_read  # reason: the port store loads at run time, not at location load
 
         upstream = context.upstream_output
         domain, product = _key(context.asset_key)
@@ -125,6 +126,7 @@ class PortIOManager(dg.ConfigurableIOManager):
             context.log.warning(plan.warning)
         location = locate(plan)
         table = read_table(plan, partition, location=location)
+        record_read(plan, VIA_PYTHON, declared_consumers(mesh, self.domain, producer), location.version)
         step = (context.step_context.run_id, context.step_context.step.key)
         self._read_versions.setdefault(step, {})[version_key] = location.version
         masked = f", masked: {', '.join(sorted(plan.masks))}" if plan.masks else ""

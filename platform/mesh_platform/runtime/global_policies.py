@@ -15,6 +15,7 @@ from mesh_platform.model.access import masks_for, may_read, refusal
 from mesh_platform.model.contracts.versions import release_problem, withdrawal_problem
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
+from mesh_platform.model.lifecycle import RETIRED, UNRELEASED, lifecycle_refusal, lifecycle_warning, status_of
 from mesh_platform.model.mesh import SHARED_DOMAIN
 from mesh_platform.model.names import is_valid_name
 from mesh_platform.model.policies import Governance, PolicyContext, PolicyReport, combine, policy
@@ -194,6 +195,32 @@ def readable_inputs(product: Product, context: PolicyContext):
                 yield refusal(referenced, product.domain, consumer=f"consumer {product.id} (relationship of {column.name})")
 
 
+@policy("released-inputs", "A consumer does not declare an input whose contract is proposed or draft: its owner's alone until active.")
+def released_inputs(product: Product, context: PolicyContext):
+    for producer in _loaded_inputs(product, context):
+        refused = lifecycle_refusal(producer, product.domain, f"consumer {product.id}")
+        if refused and status_of(producer) in UNRELEASED:
+            yield refused
+
+
+@policy("deprecated-inputs", "A consumer of a deprecated input is warned, with the date it retires when declared; of a retired one, that its reads are refused.", severity="warning")
+def deprecated_inputs(product: Product, context: PolicyContext):
+    # A warning, also for a retired input: only the products reading it fail (their reads are
+    # refused), not the consumer's whole code location.
+    for producer in _loaded_inputs(product, context):
+        refused = lifecycle_refusal(producer, product.domain, f"consumer {product.id}")
+        if refused and status_of(producer) == RETIRED:
+            yield f"{refused}: its reads are refused"
+        elif (warning := lifecycle_warning(producer, f"consumer {product.id}", context.today)) is not None:
+            yield warning
+
+
+def _loaded_inputs(product: Product, context: PolicyContext) -> list[Product]:
+    """The producers of `product`'s inputs that load (one that does not is available-dependencies')."""
+    found = [context.mesh.find(port.domain, port.product) for port in product.inputs]
+    return [p for p in found if p is not None and context.mesh.unavailable(p.domain, p.name) is None]
+
+
 @policy("known-readers", "Every domain a product names in readers or personal_data_readers exists in the mesh.", severity="warning")
 def known_readers(product: Product, context: PolicyContext):
     # Flagged at the producer, whose file is wrong: otherwise the misspelt domain's consumers are
@@ -311,7 +338,7 @@ def available_dependencies(product: Product, context: PolicyContext):
 GLOBAL_POLICIES = (
     valid_contract, owner_contact, meaningful_description, columns_documented, snake_case_names,
     references_global_identifiers, personal_data_protected, personal_data_in_data, source_freshness,
-    no_domain_cycles, readable_inputs, known_readers, contract_version, consumer_impact, declared_columns, supported_input_versions,
+    no_domain_cycles, readable_inputs, released_inputs, deprecated_inputs, known_readers, contract_version, consumer_impact, declared_columns, supported_input_versions,
     available_dependencies,
 )
 

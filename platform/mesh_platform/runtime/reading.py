@@ -23,6 +23,7 @@ from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError, PublishError
 from mesh_platform.model.identity import Reader, require_reader
+from mesh_platform.model.lifecycle import lifecycle_refusal, lifecycle_warning
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.masking import mask_table
@@ -39,6 +40,10 @@ RETIREMENT_NOTICE = dt.timedelta(days=30)  # how long before a pinned major reti
 
 class RetiredPortError(AccessDenied):
     """A consumer reads a major its producer has retired."""
+
+
+class LifecycleRefusal(AccessDenied):
+    """Another domain reads a product whose contract status forbids it (proposed, draft, retired)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ def plan_read(
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise MeshError(f"{consumer} pins {product.id} to version {version!r}: a port version is a non-negative integer")
     require_read(product, reader.name, consumer)
+    lifecycle = check_lifecycle(product, reader, consumer, today or dt.date.today())
     # The store as the reader's domain (a session without one: the platform's identity): on an
     # object store its own keys read, so the store refuses what the policies refuse.
     store = port_store(mesh.root, acting=reader.domain)
@@ -118,10 +124,20 @@ def plan_read(
         version = resolve_as_of(store, uri, label, as_of, projection=projected)
     elif version is not None:  # a run pinned to a version (re-execution): it may have been vacuumed since
         require_kept(store, uri, label, version)
+    warning = "; ".join(w for w in (lifecycle, warning) if w) or None
     plan = PortRead(mesh.root, product, reader, major, uri, store, masks, warning, version, read_masks)
     if version is not None:
         locate(plan)  # a version the table does not have is refused now, naming port and version
     return plan
+
+
+def check_lifecycle(product: Product, reader: Reader, consumer: str, today: dt.date) -> str | None:
+    """The contract status's say on this read (model/lifecycle.py): refused in one line for an
+    unreleased or retired product read by another domain; a deprecated one's warning, else None."""
+    refused = lifecycle_refusal(product, reader.domain, consumer)
+    if refused:
+        raise LifecycleRefusal(refused)
+    return lifecycle_warning(product, consumer, today)
 
 
 def _without_projection(store: PortStore, product: Product, major: int, uri: str, consumer: str) -> tuple[str, Contract | None]:

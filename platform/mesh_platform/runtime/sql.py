@@ -35,6 +35,7 @@ from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.quality.compile import quote
 from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
+from mesh_platform.runtime.usage import VIA_SQL, record_read
 
 WHERE = "mesh sql"
 REACH = "a session reads only the ports it was given as views (`.tables` lists them)"
@@ -54,6 +55,8 @@ class SqlSession:
     unpublished: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # product id or "domain X" -> why it did not load
     as_of: int | dt.datetime | None = None  # every view reads its port as of this version or moment
+    reads: dict[str, tuple[PortRead, int | None]] = field(default_factory=dict)  # product id -> its plan and Delta version
+    warnings: list[str] = field(default_factory=list)  # deprecated or soon-retired products it reads
 
     @property
     def reader(self):
@@ -113,6 +116,9 @@ class SqlSession:
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
             return None
+        except AccessDenied as exc:  # its contract's status refuses the domain (model/lifecycle.py)
+            self.refused[product.id] = str(exc)
+            return None
 
     def _older_majors(self, product) -> list:
         """Every older major of the product a consumer may still pin (published, neither retired
@@ -151,6 +157,9 @@ class SqlSession:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(product.domain)}")
             self.con.execute(f"CREATE OR REPLACE VIEW {quote(product.domain)}.{quote(name)} AS SELECT * FROM {quote(hidden)}")
         self.views[plan.label] = sorted(plan.masks)
+        self.reads[plan.label] = (plan, location.version if location is not None else plan.version)
+        if plan.warning:
+            self.warnings.append(plan.warning)
 
     def products_named(self, query: str) -> list[str]:
         """The mesh products a query names (`domain.product`, whether readable or not)."""
@@ -195,12 +204,22 @@ class SqlSession:
             self._refuse_unreadable(named)
             self._refuse_writes(query)
             relation = self.con.sql(query)
-            return None if relation is None else (relation.columns, relation.fetchall())
+            result = None if relation is None else (relation.columns, relation.fetchall())
         except duckdb.Error as exc:
             line = sealed.refusal(exc, WHERE, REACH) or _store_refusal(exc)
             if line is None:
                 raise
             raise SealedRefusal(line) from None
+        self._record_usage(named)
+        return result
+
+    def _record_usage(self, named: list[str]) -> None:
+        """One usage record per product a query that ran named: product names, never the query."""
+        for product_id in named:
+            if product_id in self.reads:
+                plan, version = self.reads[product_id]
+                record_read(plan, VIA_SQL, WHERE, version)
+
 
 
 def view_name(plan: PortRead) -> str:

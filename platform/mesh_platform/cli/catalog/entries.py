@@ -17,10 +17,12 @@ from mesh_platform.cli.catalog.checks import UNKNOWN, CheckState, check_states
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.durations import format_duration
 from mesh_platform.model.errors import MeshError
+from mesh_platform.model.lifecycle import status_of
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.ports.port import PortDescription
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.ports.withdrawal import withdrawn_majors
+from mesh_platform.runtime.usage import last_reads, recent_reads
 
 # Freshness of a product: its last publish against the contract's freshness SLA window.
 FRESH, STALE, NEVER, NO_SLA = "fresh", "stale", "never published", "no SLA"
@@ -36,6 +38,8 @@ class CatalogEntry:
     consumers: list[str]
     problem: str | None = None  # the contract does not load: shown instead of its details
     withdrawn: dict[int, str] = field(default_factory=dict)  # major -> why its owner withdrew it (runtime/ports/withdrawal.py)
+    status: str = UNKNOWN  # the contract's lifecycle status (model/lifecycle.py)
+    last_reads: list[dict] = field(default_factory=list)  # the newest read per reader (runtime/usage.py)
 
     @property
     def id(self) -> str:
@@ -69,6 +73,8 @@ class CatalogEntry:
             "schedule": schedule.model_dump(mode="json") if (schedule := getattr(d, "schedule", None)) is not None else None,
             "inputs": [i.id + (f"@v{i.major}" if i.major is not None else "") for i in p.inputs],
             "consumers": self.consumers,
+            "status": self.status,
+            "last_reads": self.last_reads,
             "columns": [column_dict(c) for c in contract.columns] if contract else [],
             "problem": self.problem,
             "withdrawn_majors": {f"v{major}": reason for major, reason in sorted(self.withdrawn.items())},
@@ -129,5 +135,17 @@ def collect(
         port = store.describe(store.uri(product.domain, product.name, contract.major))
         freshness, window = freshness_of(product, port, now)
         withdrawn = {m: w.reason for m, w in withdrawn_majors(store, product.domain, product.name).items()} if port.error is None else {}
-        entries.append(CatalogEntry(product, port, checks.get(product.id, CheckState()), freshness, window, consumers, withdrawn=withdrawn))
+        entries.append(CatalogEntry(product, port, checks.get(product.id, CheckState()), freshness, window, consumers,
+                                    withdrawn=withdrawn, status=status_of(product), last_reads=usage_of(root, product)))
     return entries
+
+
+def usage_of(root: Path, product: Product, limit: int = 50) -> list[dict]:
+    """Who last read the product, newest first (one row per reader, consumer and way of reading);
+    empty when the records cannot be read: the catalog never fails for usage."""
+    try:
+        records = last_reads(recent_reads(root, product.id, limit=limit))
+    except (MeshError, OSError):  # a store that refuses or a folder that cannot be listed: no usage shown
+        return []
+    return [{"reader": r.reader, "consumer": r.consumer, "via": r.via, "major": r.major, "version": r.version,
+             "at": r.at.isoformat(timespec="seconds")} for r in records]

@@ -45,7 +45,7 @@ def _index_row(entry: CatalogEntry, colours: dict) -> dict:
         "id": p.id, "search": _search_text(entry), "description": p.descriptor.description, "colour": colours[p.domain][1],
         "domain": p.domain, "kind": p.kind, "owner": p.owner.team, "access": p.descriptor.access,
         "version": p.contract.version if not entry.problem else "", "last_publish": _when(entry.port.last_publish),
-        "rows": _rows(entry), "freshness": entry.freshness, "checks": entry.checks.summary(),
+        "rows": _rows(entry), "freshness": entry.freshness, "checks": entry.checks.summary(), "status": entry.status,
     }
 
 

@@ -23,6 +23,7 @@ from open_data_contract_standard.model import OpenDataContractStandard
 from mesh_platform.model.contracts.semver import Semver
 from mesh_platform.model.contracts.types import arrow_type_for, sql_type_of
 from mesh_platform.model.errors import ContractError
+from mesh_platform.model.lifecycle import lifecycle_of
 from mesh_platform.model.yamlfile import read_mapping
 
 REQUIRED_FIELDS = ("apiVersion", "kind", "id", "version", "status")
@@ -265,6 +266,7 @@ def contract_from_mapping(data: dict, path: Path) -> Contract:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         raise ContractError(path, _format_loc(first["loc"]), first["msg"]) from None
+    lifecycle_of(odcs, path)  # an unknown status or a malformed retireOn is refused at load
     if not odcs.schema_ or len(odcs.schema_) != 1:
         raise ContractError(path, "schema", "expected exactly one schema object: the port's table")
     table = odcs.schema_[0]

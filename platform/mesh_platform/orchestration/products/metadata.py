@@ -11,6 +11,7 @@ import dagster as dg
 
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.durations import format_duration
+from mesh_platform.model.lifecycle import status_of
 from mesh_platform.model.policies import Governance, report_markdown
 from mesh_platform.orchestration.automation import condition_for
 from mesh_platform.orchestration.io_manager import CONTRACT_KEY, PARTITION_COLUMN_KEY, column_schema
@@ -38,6 +39,7 @@ def product_metadata(product: Product, root: Path, governance: dict[str, Any] | 
         "mesh/access": product.descriptor.access,
         CONTRACT_KEY: str(product.contract_path.relative_to(root)),
         "mesh/contract_version": contract.version,
+        "mesh/status": contract.odcs.status,  # the lifecycle (model/lifecycle.py): who may read it now
         "mesh/inputs": ", ".join(i.id for i in product.inputs) or "none",
         "dagster/column_schema": column_schema(contract),
     }
@@ -60,7 +62,8 @@ def declared_lineage(product: Product) -> dg.TableColumnLineage:
 
 
 def product_tags(product: Product) -> dict[str, str]:
-    return {**{t: "" for t in product.descriptor.tags}, "mesh/role": "product", "mesh/kind": product.kind}
+    return {**{t: "" for t in product.descriptor.tags}, "mesh/role": "product", "mesh/kind": product.kind,
+            "mesh/status": status_of(product)}
 
 
 def owners_of(product: Product) -> list[str]:

@@ -25,6 +25,7 @@ is): every connection reads the ports' latest versions.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ from mesh_platform.model.names import product_id
 from mesh_platform.runtime.engines import duckdb_ports
 from mesh_platform.runtime.engines.inputs import pinned_major  # shared with the Spark engine
 from mesh_platform.runtime.quality.compile import quote
-from mesh_platform.runtime.reading import arrow_relation, native_location, plan_read
+from mesh_platform.runtime.reading import arrow_relation, locate, native_location, plan_read
+from mesh_platform.runtime.usage import VIA_DBT, declared_consumers, record_read
 
 
 class Plugin(BasePlugin):
@@ -46,6 +48,7 @@ class Plugin(BasePlugin):
         self.project_root = Path(plugin_config["project_root"])
         self.reader_domain = plugin_config["domain"]
         self._registered: dict[tuple[str, str], Any] = {}  # read once per dbt process (masking: a keyed hash per value)
+        self._recorded: set[tuple[str, str]] = set()  # usage is recorded once per source per dbt process
 
     @property
     def consumer(self) -> str:
@@ -64,7 +67,9 @@ class Plugin(BasePlugin):
         located = {}
         for key in sorted(inputs):
             try:
-                located[key] = native_location(self._plan(mesh, key))
+                plan = self._plan(mesh, key)
+                located[key] = native_location(plan)
+                self._record(mesh, key, plan, located[key])
             except MeshError:  # refused, unknown or never published: `load` raises it where a model reads it
                 located[key] = None
         # Ports on an object store: one secret each, scoped to that port, with the domain's own keys.
@@ -81,11 +86,27 @@ class Plugin(BasePlugin):
         reader = domain_reader(self.reader_domain, how="dbt")
         return plan_read(mesh, reader, producer, pinned_major(mesh, self.reader_domain, producer.key), consumer=self.consumer)
 
+    def _record(self, mesh, key: tuple[str, str], plan, location) -> None:
+        """Record the dbt project's read of a source once per dbt process (runtime/usage.py)."""
+        if key in self._recorded:
+            return
+        self._recorded.add(key)
+        try:
+            version = (location or locate(plan)).version
+        except MeshError:
+            version = None
+        if plan.warning:  # a deprecated or soon-retired input: said in dbt's output too
+            logging.getLogger("mesh.lifecycle").warning(plan.warning)
+        record_read(plan, VIA_DBT, declared_consumers(mesh, self.reader_domain, plan.product), version)
+
     def load(self, source_config: SourceConfig):
         """A source `configure_connection` did not make a native view: masked (or refused, which raises here)."""
         key = (source_config.schema, source_config.identifier)
         if key not in self._registered:
-            self._registered[key] = arrow_relation(self._plan(current_mesh(self.project_root), key))
+            mesh = current_mesh(self.project_root)
+            plan = self._plan(mesh, key)
+            self._registered[key] = arrow_relation(plan)
+            self._record(mesh, key, plan, None)
         return self._registered[key]
 
     def default_materialization(self) -> str:

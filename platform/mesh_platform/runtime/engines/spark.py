@@ -152,6 +152,7 @@ def port_statements(root: Path, domain: str) -> list[str]:
     when one cannot be served as files (never published, denied, masked in Python, remote)."""
     from mesh_platform.runtime.ports.delta import data_files  # reason: deltalake loads when a run starts, not at location load
     from mesh_platform.runtime.reading import native_location, plan_read  # reason: the read path loads when a run starts
+    from mesh_platform.runtime.usage import VIA_DBT, declared_consumers, record_read  # reason: the read path loads when a run starts
 
     mesh = current_mesh(root)
     consumer = f"dbt project of domain {domain!r} (engine spark)"
@@ -168,6 +169,7 @@ def port_statements(root: Path, domain: str) -> list[str]:
             raise MeshError(f"{consumer} cannot read {plan.label}: its port is on an object store ({STORAGE_ROOT_ENV}) and this "
                             "Spark has no S3 client (hadoop-aws); run the domain on duckdb (MESH_ENGINES) or keep ports on local disk")
         files, _ = data_files(location.path, plan.label, location.version)
+        record_read(plan, VIA_DBT, declared_consumers(mesh, domain, target), location.version)  # runtime/usage.py
         statements += [drop_view_statement(producer, product),
                        *port_view_statements(producer, product, location.path, files, location.schema)]
     return statements

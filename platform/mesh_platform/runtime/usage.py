@@ -1,0 +1,126 @@
+"""Usage: who read which product, at which major and Delta version, when, and how.
+
+Every governed read records itself once (a Python input per step, a dbt project's source once per
+dbt process, a `mesh sql` query per product it names): one tiny JSON object, written by the
+reader, as the reader's own storage identity, into the product's own folder:
+
+    <owner>/<product>/usage/<reader domain>/<UTC time>-<random>.json
+
+A reader may write only its own subfolder there (model/storage_grants.py `usage_prefix`), and the
+owner lists and reads the whole folder, which lies in its own domain's: on an object store the
+store enforces both; on local disk the folder is beside the ports. A record names products,
+domains and how the reader was bound, never a query's text (its literals may be personal data)
+nor an operator's login. Recording never fails a read: a record that cannot be written is logged
+in one line and the read goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mesh_platform.model.descriptor import Product
+from mesh_platform.model.layout import USAGE_FOLDER
+from mesh_platform.model.mesh import Mesh
+from mesh_platform.model.names import parse_product_id
+from mesh_platform.runtime.ports.objects import list_objects, read_object, write_object
+from mesh_platform.runtime.ports.store import port_store
+
+LOG = logging.getLogger("mesh.usage")
+PUBLIC_READER = "_public"  # the folder of a session without a domain (no domain can be named so)
+VIA_PYTHON, VIA_DBT, VIA_SQL = "python input", "dbt source", "mesh sql"
+_STAMP = "%Y%m%dT%H%M%S%fZ"  # record names sort by time
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    product: str  # domain.product read
+    major: int
+    version: int | None  # the Delta version read (None: not known)
+    reader: str  # the reader's domain (PUBLIC_READER: a session without one)
+    how: str  # how the platform bound the reader (model/identity.py): step, dbt, operator, public
+    consumer: str  # the reading products (`domain.product, ...`) or "mesh sql"
+    via: str  # VIA_PYTHON, VIA_DBT or VIA_SQL
+    at: dt.datetime  # UTC
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"at": self.at.isoformat()}
+
+
+def usage_folder(domain: str, product: str, reader: str | None = None) -> str:
+    """The product's usage folder (or one reader's subfolder), relative to the storage root."""
+    return f"{domain}/{product}/{USAGE_FOLDER}" + (f"/{reader}" if reader else "")
+
+
+def declared_consumers(mesh: Mesh, reader_domain: str | None, product: Product) -> str:
+    """The products of `reader_domain` that declare `product` as an input (what a read is for)."""
+    found = [p.id for p in mesh.consumers_of(product) if p.domain == reader_domain]
+    return ", ".join(sorted(found)) or f"domain {reader_domain}"
+
+
+def record_read(plan, via: str, consumer: str, version: int | None = None, now: dt.datetime | None = None) -> UsageRecord | None:
+    """Record one governed read of `plan` (runtime/reading.py PortRead) as its reader; None when
+    the record could not be written (logged: a read never fails for its record)."""
+    reader = plan.reader.domain or PUBLIC_READER
+    record = UsageRecord(plan.product.id, plan.major, version if version is not None else plan.version, reader,
+                         plan.reader.how, consumer, via, now or dt.datetime.now(dt.timezone.utc))
+    name = f"{record.at.astimezone(dt.timezone.utc).strftime(_STAMP)}-{uuid.uuid4().hex[:8]}.json"
+    key = f"{usage_folder(plan.product.domain, plan.product.name, reader)}/{name}"
+    try:
+        write_object(plan.store, key, json.dumps(record.to_dict(), sort_keys=True).encode())
+    except Exception as exc:  # noqa: BLE001 - recording is best effort, whatever the store says
+        LOG.warning("usage of %s by %s not recorded: %s", plan.product.id, reader, " ".join(str(exc).split())[:300])
+        return None
+    return record
+
+
+def _parse(data: bytes) -> UsageRecord | None:
+    try:
+        raw = json.loads(data)
+        raw["at"] = dt.datetime.fromisoformat(raw["at"])
+        return UsageRecord(**raw)
+    except (ValueError, TypeError, KeyError):
+        return None  # not a record this platform wrote: skipped, never trusted
+
+
+def _stamp(key: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(key.rsplit("/", 1)[-1].split("-", 1)[0], _STAMP).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def recent_reads(
+    root_or_mesh: Path | str | Mesh, product: str, since: dt.datetime | None = None, limit: int = 20,
+    acting: str | None = None,
+) -> list[UsageRecord]:
+    """The last `limit` recorded reads of `product` (`domain.product`), newest first, since
+    `since` when given; read as `acting` (default: the platform's identity; the owner domain's
+    own identity may read them too)."""
+    root = root_or_mesh.root if isinstance(root_or_mesh, Mesh) else Path(root_or_mesh)
+    domain, name = parse_product_id(product)
+    store = port_store(root, acting=acting)
+    stamped = [(when, key) for key in list_objects(store, usage_folder(domain, name)) if (when := _stamp(key)) is not None]
+    stamped = [(when, key) for when, key in stamped if since is None or when >= since]
+    records = []
+    for _, key in sorted(stamped, reverse=True):
+        if len(records) >= limit:
+            break
+        data = read_object(store, key)
+        parsed = _parse(data) if data is not None else None
+        # A record counts only where its reader could write it: its own subfolder, this product.
+        if parsed is not None and parsed.product == product and parsed.reader == key.split("/")[-2]:
+            records.append(parsed)
+    return records
+
+
+def last_reads(records: list[UsageRecord]) -> list[UsageRecord]:
+    """The newest record per (reader, consumer, via): who reads the product, and when they last did."""
+    newest: dict[tuple[str, str, str], UsageRecord] = {}
+    for record in sorted(records, key=lambda r: r.at):
+        newest[(record.reader, record.consumer, record.via)] = record
+    return sorted(newest.values(), key=lambda r: r.at, reverse=True)
