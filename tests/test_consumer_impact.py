@@ -55,6 +55,11 @@ def test_validate_names_the_consumer_a_published_port_change_breaks_until_it_pin
     [line] = finding["messages"]
     assert "punctuality.route_performance" in line and "column name of shared.carriers" in line
     assert "column name removed" in line and "pin shared.carriers@v1" in line
+    # `mesh impact` gives the owner the same verdict before anyone runs validate
+    impact = run_mesh(["impact", "shared.carriers", "--json"], home, cwd=project)
+    assert impact.returncode == 0, impact.stdout + impact.stderr
+    [hit] = json.loads(impact.stdout)["broken_consumers"]
+    assert (hit["consumer"], hit["input"], hit["columns"]) == ("punctuality.route_performance", "shared.carriers", ["name"])
 
     pin_carriers_v1(project)
     fixed = run_mesh(["validate", "--json"], home, cwd=project)
@@ -80,7 +85,7 @@ def test_validate_base_catches_the_change_against_a_commit_with_no_port_publishe
 
     result = run_mesh(["validate", "--base", "HEAD", "--json"], home, cwd=project)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert not (home / "ports").exists() or not any((home / "ports").iterdir())  # nothing was built
+    assert not (home / "storage").exists() or not any((home / "storage").rglob("_delta_log"))  # nothing was built
     [finding] = impact_findings(result)
     assert finding["product"] == "shared.carriers" and finding["scope"] == "base HEAD"
     assert "punctuality.route_performance" in finding["messages"][0] and "column name removed" in finding["messages"][0]

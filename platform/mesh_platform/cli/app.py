@@ -26,7 +26,8 @@ from mesh_platform.model.errors import MeshError
 from mesh_platform.runtime.settings import mesh_home, prepared_dagster_home, run_settings
 
 app = typer.Typer(
-    help="Build, run and inspect the data mesh.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    help="Build, run and inspect the data mesh.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click lays help out: typer's rich panels keep a docstring's line breaks in the command list
 )
 
 

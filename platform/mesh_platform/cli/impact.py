@@ -31,8 +31,8 @@ class Impact:
     version: str
     consumers: list[dict]  # {consumer, domain, pinned_major}
     readers: list[dict]  # the newest usage record per reader, consumer and way of reading
-    # Column-level breakage of a contract change, per consumer: filled by the validate-time
-    # consumer impact (`broken_consumers`) when it is wired in; empty until then.
+    # What the working tree's contract breaks against the port's last publish, per consumer: the
+    # same verdict as validate's consumer-impact policy (runtime/consumer_impact.py).
     broken: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -42,6 +42,7 @@ class Impact:
 
 def impact_of(mesh, product, limit: int = RECENT_READS) -> Impact:
     """Declared consumers and recent readers of `product` (a loaded mesh's Product)."""
+    from mesh_platform.runtime.consumer_impact import broken_consumers  # reason: consumers' SQL is compiled only when the command runs
     from mesh_platform.runtime.usage import last_reads, recent_reads  # reason: the port store loads when the command runs, not at `mesh --help`
 
     consumers = []
@@ -52,7 +53,10 @@ def impact_of(mesh, product, limit: int = RECENT_READS) -> Impact:
     readers = [{"reader": r.reader, "consumer": r.consumer, "via": r.via, "major": r.major, "version": r.version,
                 "last_read": r.at.isoformat(timespec="seconds")}
                for r in last_reads(recent_reads(mesh, product.id, limit=limit))]
-    return Impact(product.id, status_of(product), product.contract.version, consumers, readers)
+    broken = [{"consumer": b.consumer, "input": b.input, "columns": [c for c, _ in b.changes],
+               "changes": [text for _, text in b.changes], "remedy": b.remedy}
+              for b in broken_consumers(mesh, product, product.contract)]
+    return Impact(product.id, status_of(product), product.contract.version, consumers, readers, broken)
 
 
 def impact(
@@ -90,3 +94,9 @@ def impact(
         out.print(table)
     else:
         out.print("no recorded reads")
+    if result.broken:
+        table = Table("broken consumer", "input", "columns it reads", "what changed", title="Broken by the contract in the working tree",
+                      title_justify="left")
+        for b in result.broken:
+            table.add_row(escape(b["consumer"]), escape(b["input"]), escape(", ".join(b["columns"])), escape("; ".join(b["changes"])))
+        out.print(table)

@@ -70,8 +70,10 @@ def broken_consumers(mesh: Mesh, changed_product: Product, new_contract: Contrac
     for `mesh validate --base`). Nothing is broken when nothing was published."""
     if before is None:
         from mesh_platform.runtime.ports.store import port_store  # reason: the port store loads only when no contract is given
+        from mesh_platform.runtime.ports.withdrawal import latest_serving  # reason: with the port store
 
-        published = port_store(mesh.root, acting=changed_product.domain).latest_published(changed_product.domain, changed_product.name)
+        # A withdrawn major is no longer what consumers read (runtime/ports/withdrawal.py).
+        published = latest_serving(port_store(mesh.root, acting=changed_product.domain), changed_product.domain, changed_product.name)
         if published is None:
             return []
         before = published[1]
