@@ -65,3 +65,24 @@ def test_a_table_of_unknown_columns_is_an_error_not_a_guess():
 def test_sql_that_does_not_parse_is_an_error():
     with pytest.raises(SqlUsageError, match="does not parse"):
         analyse_sql("select from where (", TABLES)
+
+
+@pytest.mark.parametrize("sql", [
+    "select columns(*) from shared.carriers",
+    "select columns('na.*') from shared.carriers",
+    "select max(columns(*)) from shared.carriers",
+    "select columns(c.*) from shared.carriers c",
+    "select struct_pack(*) from shared.carriers",
+    "select c from shared.carriers as c",
+    "select to_json(c) as row from shared.carriers c",
+])
+def test_a_star_form_or_a_whole_row_reads_every_column(sql):
+    """DuckDB picks these columns at run time and qualify resolves none of them: reading nothing
+    would let a breaking change to any column pass, so every column counts (None)."""
+    assert analyse_sql(sql, TABLES).used == {CARRIERS: None}
+
+
+def test_a_whole_row_is_read_whole_only_for_the_table_it_names_and_count_star_reads_no_column():
+    usage = analyse_sql("select f.origin, c from flight_operations.flights f join shared.carriers c on true", TABLES)
+    assert usage.used == {FLIGHTS: {"origin"}, CARRIERS: None}
+    assert analyse_sql("select count(*) as n from shared.carriers", TABLES).used == {}

@@ -33,7 +33,9 @@ class SqlUsageError(MeshError):
 
 @dataclass(frozen=True)
 class SqlUsage:
-    used: dict[Table, frozenset[str]]  # every column of each input the query reads (joins, filters, groups too)
+    # every column of each input the query reads (joins, filters, groups too); None: every column
+    # (a star form or a whole-row reference that names no column, e.g. DuckDB's COLUMNS(*))
+    used: dict[Table, frozenset[str] | None]
     lineage: dict[str, frozenset[Origin]]  # output column -> the input columns its values derive from
     outputs: tuple[str, ...]  # the query's output columns, in order
 
@@ -59,6 +61,7 @@ def analyse_sql(sql: str, tables: Mapping[Table, Mapping[str, str]], dialect: st
         raise SqlUsageError("the SQL is not a query")
     known = {(db, name) for db, name in tables}
     used: dict[Table, set[str]] = {}
+    whole: set[Table] = set()
     for scope in root.traverse():
         for column in scope.columns:
             source = scope.sources.get(column.table)
@@ -67,12 +70,50 @@ def analyse_sql(sql: str, tables: Mapping[Table, Mapping[str, str]], dialect: st
                 if key not in known:
                     raise SqlUsageError(f"reads {'.'.join(key)}, whose columns are unknown")
                 used.setdefault(key, set()).add(column.name)
+        for source in _read_whole(scope):
+            key = _table_key(source)
+            if key not in known:
+                raise SqlUsageError(f"reads {'.'.join(key)}, whose columns are unknown")
+            whole.add(key)
     outputs, lineage = [], {}
     for projection in root.expression.selects if isinstance(root.expression, exp.Query) else ():
         name = projection.alias_or_name
         outputs.append(name)
         lineage[name] = frozenset(_origins(root, projection))
-    return SqlUsage({k: frozenset(v) for k, v in used.items()}, lineage, tuple(outputs))
+    result: dict[Table, frozenset[str] | None] = {k: frozenset(v) for k, v in used.items()}
+    result.update(dict.fromkeys(whole))
+    return SqlUsage(result, lineage, tuple(outputs))
+
+
+def _read_whole(scope: Scope) -> set[exp.Table]:
+    """The input tables `scope` reads in a form that names no column, so every column counts as read
+    (conservative: a breaking change to any of them must not pass as "not read"):
+    - DuckDB's COLUMNS(...) (`COLUMNS(*)`, `COLUMNS('re')`, `max(COLUMNS(*))`): the columns are
+      chosen at run time, qualify leaves them unresolved, so every table of the scope;
+    - a star left after qualify (`struct_pack(*)`, `hash(*)`; `count(*)` reads no column): every
+      table of the scope, or the one a `t.*` names;
+    - a whole-row reference (`select c from s.c as c`, `to_json(c)`; qualify makes it a
+      TableColumn): the table the name denotes."""
+    tables = {name: source for name, source in scope.sources.items() if isinstance(source, exp.Table)}
+    whole: set[exp.Table] = set()
+    for node in scope.find_all(exp.Columns, exp.Star, exp.Column, exp.TableColumn):
+        if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+            qualifier = node.table
+        elif isinstance(node, exp.Column):
+            continue  # an ordinary column, resolved by qualify (scope.columns)
+        elif isinstance(node, exp.TableColumn):
+            if node.name not in tables:
+                continue  # a whole row of a CTE or subquery: the columns it selects are read there
+            qualifier = node.name
+        elif isinstance(node, exp.Star) and (isinstance(node.parent, exp.Count) or isinstance(node.parent, exp.Column)):
+            continue  # count(*) counts rows; a `t.*` is the Column case above
+        else:
+            qualifier = ""
+        if qualifier and qualifier in tables:
+            whole.add(tables[qualifier])
+        elif not qualifier:
+            whole.update(tables.values())
+    return whole
 
 
 def _origins(scope: Scope, projection: exp.Expression) -> set[Origin]:

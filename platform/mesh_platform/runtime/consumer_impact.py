@@ -139,7 +139,10 @@ def input_usage(mesh: Mesh, consumer: Product, contracts: Mapping[Key, Contract]
         return {k: InputUsage(None, f"its dbt project could not be compiled ({' '.join(str(exc).split())[:200]}): every column assumed") for k in keys}
     if consumer.name not in analysed:
         return python
-    return {k: analysed[consumer.name].get(k, InputUsage(frozenset(), "its dbt model's SQL")) for k in keys}
+    # An input the compiled SQL does not reach through a port source (a hard-coded relation, a
+    # macro's own query, a Python model) may still be read: assume every column, never none.
+    unseen = InputUsage(None, "not read through a port source: every column assumed")
+    return {k: analysed[consumer.name].get(k, unseen) for k in keys}
 
 
 def dbt_product_usage(mesh: Mesh, domain: Domain, contracts: Mapping[Key, Contract]) -> dict[str, dict[Key, InputUsage]]:
@@ -159,7 +162,9 @@ def dbt_product_usage(mesh: Mesh, domain: Domain, contracts: Mapping[Key, Contra
         result = analyses.get(name)
         for relation, key in model.ports.items():
             if isinstance(result, SqlUsage):
-                own[key] = InputUsage(result.used.get(relation, frozenset()), "its dbt model's SQL")
+                columns = result.used.get(relation, frozenset())
+                own[key] = InputUsage(columns, "its dbt model's SQL" if columns is not None
+                                      else "its dbt model's SQL reads it whole (a star form or a whole row): every column assumed")
             else:
                 own[key] = InputUsage(None, f"its dbt model's SQL could not be analysed ({result}): every column assumed")
         for parent in model.parents:
