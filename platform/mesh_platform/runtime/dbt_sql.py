@@ -4,7 +4,10 @@
 an in-memory DuckDB database and a plugin that answers every input port with an empty table
 (engines/duckdb_compile_source.py), so it needs no published port and never touches the domain's
 DuckDB file (a build may hold it). The result is kept in the project's target folder with a
-fingerprint of the project's files: a project compiles again only after one of them changes.
+fingerprint of the contents of the project's files (models, macros, dbt_project.yml, installed
+packages), dbt-core's version and the platform's: a project compiles again only after one of them
+changes. A failed compile is never kept: a timeout or a broken environment must not leave a stale
+verdict, so a project that does not compile is compiled again on the next load.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -29,7 +33,7 @@ from mesh_platform.runtime.engines import engine_for
 
 COMPILED_FILE = "mesh_compiled.json"
 COMPILE_TIMEOUT_SECONDS = 600
-_IGNORED = {"target", "logs", "dbt_packages"}
+_IGNORED = {"target", "logs"}  # dbt's output; installed packages (dbt_packages) are compiled in, so they count
 _PLUGIN_MODULE = "mesh_platform.runtime.engines.duckdb_compile_source"
 
 
@@ -57,14 +61,10 @@ def compiled_models(root: Path, domain: Domain) -> dict[str, CompiledModel]:
             stored = json.loads(cache.read_text())
         except (OSError, ValueError):
             stored = {}
-        if stored.get("fingerprint") != fingerprint:
-            try:
-                stored = {"fingerprint": fingerprint, "models": _compile(project_dir, domain)}
-            except MeshError as exc:  # kept too: a project that does not compile is not compiled again on every load
-                stored = {"fingerprint": fingerprint, "error": str(exc)}
+        if stored.get("fingerprint") != fingerprint or "models" not in stored:
+            # A MeshError propagates uncached: a timeout or a missing tool is no property of the project.
+            stored = {"fingerprint": fingerprint, "models": _compile(project_dir, domain)}
             cache.write_text(json.dumps(stored))
-    if "error" in stored:
-        raise MeshError(stored["error"])
     return {name: CompiledModel(name, tuple(m["relation"]), m["language"], m["sql"],
                                 {tuple(k.split(".", 1)): tuple(v) for k, v in m["ports"].items()}, tuple(m["parents"]))
             for name, m in stored["models"].items()}
@@ -115,12 +115,25 @@ def _dbt() -> str:
 
 
 def _fingerprint(project_dir: Path) -> str:
+    """The compile's inputs: every project file's relative path and contents (an mtime misses an edit
+    that keeps it, e.g. a checkout or a copy), and the versions of dbt-core and of the platform
+    (its compile plugin and its reading of the manifest)."""
     digest = hashlib.sha256()
+    for package in ("dbt-core", "mesh-platform"):
+        digest.update(f"{package}=={_version(package)}\n".encode())
     for path in sorted(project_dir.rglob("*")):
         if path.is_file() and not _IGNORED.intersection(path.relative_to(project_dir).parts):
-            # Relative paths: a copied project (copytree keeps mtimes) reuses its compiled SQL.
-            digest.update(f"{path.relative_to(project_dir)}:{path.stat().st_mtime_ns}".encode())
+            # Relative paths: a copied project reuses its compiled SQL.
+            digest.update(f"{path.relative_to(project_dir)}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
 
 
 @contextlib.contextmanager
