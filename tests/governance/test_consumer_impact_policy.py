@@ -10,13 +10,16 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from mesh_platform import domain_definitions
 from mesh_platform.model.contracts import load_contract
 from mesh_platform.model.descriptor import load_domain
 from mesh_platform.model.errors import DescriptorError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.policies import PolicyContext, evaluate
+from mesh_platform.model.product import PythonProduct
 from mesh_platform.orchestration.products.metadata import COLUMN_LINEAGE_KEY, product_metadata
 from mesh_platform.runtime.global_policies import consumer_impact
+from tests.helpers.lab_desk import READINGS as READINGS_ROWS, with_status
 from tests.helpers.mini_mesh import edited, write_mesh
 
 TODAY = dt.date(2026, 11, 22)
@@ -81,3 +84,35 @@ def test_a_python_product_s_declared_lineage_is_its_definition_metadata_and_none
         deps_by_column={"station": [dg.TableColumnDep(asset_key=dg.AssetKey(["shared", "airports"]), column_name="faa")]})
     undeclared = Mesh.load(write_mesh(tmp_path / "plain", edited())).find("lab", "readings")
     assert COLUMN_LINEAGE_KEY not in product_metadata(undeclared, tmp_path / "plain")
+
+
+def _summary(readings):
+    import pandas as pd
+    return pd.DataFrame({"readings": [len(readings)], "mean_reading": [readings["reading_value"].mean()]})
+
+
+def _desk_declaring(columns: list[str]):
+    def change(files):
+        with_status("active")(files)
+        files["domains/desk"]["products/summary.yaml"]["columns"] = {"lab.readings": columns}
+    return change
+
+
+def _build(root, domain: str, product: PythonProduct):
+    defs = domain_definitions(root / "domains" / domain / "definitions.py", products=[product])
+    return defs.resolve_job_def(f"build_{domain}").execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def test_a_python_product_is_handed_only_the_columns_it_declares_so_a_wrong_declaration_fails_its_run(tmp_path, mesh_home):
+    """consumer impact trusts `columns:`; the IO manager enforces it: desk.summary declares only
+    lab.readings' station but computes on reading_value, so its own build fails naming the column."""
+    wrong = write_mesh(tmp_path / "wrong", edited(_desk_declaring(["station"])))
+    assert _build(wrong, "lab", PythonProduct("readings", lambda: READINGS_ROWS)).success
+    failed = _build(wrong, "desk", PythonProduct("summary", _summary))
+    assert not failed.success
+    [failure] = [e for e in failed.all_events if e.is_step_failure]
+    assert "KeyError" in str(failure.step_failure_data.error) and "reading_value" in str(failure.step_failure_data.error)
+
+    right = write_mesh(tmp_path / "right", edited(_desk_declaring(["station", "reading_value"])))
+    assert _build(right, "lab", PythonProduct("readings", lambda: READINGS_ROWS)).success
+    assert _build(right, "desk", PythonProduct("summary", _summary)).success

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 CONTRACT_KEY = "mesh/contract"
 PARTITION_COLUMN_KEY = "mesh/partition_column"
 PINNED_MAJOR_KEY = "mesh/major"  # on an input: the contract major the consumer pinned
+# On an input: the columns the consumer declares it reads (descriptor `columns:`). Only these are
+# handed over, so a wrong declaration fails the product's own run rather than passing consumer impact.
+READ_COLUMNS_KEY = "mesh/columns"
 INPUT_VERSION_PREFIX = "mesh/input_version/"  # + product id: a run tag pinning an input, and its recorded version
 
 
@@ -125,7 +128,8 @@ class PortIOManager(dg.ConfigurableIOManager):
         if plan.warning:
             context.log.warning(plan.warning)
         location = locate(plan)
-        table = read_table(plan, partition, location=location)
+        declared = (context.definition_metadata or {}).get(READ_COLUMNS_KEY)
+        table = read_table(plan, partition, columns=list(declared) if declared else None, location=location)
         record_read(plan, VIA_PYTHON, declared_consumers(mesh, self.domain, producer), location.version)
         step = (context.step_context.run_id, context.step_context.step.key)
         self._read_versions.setdefault(step, {})[version_key] = location.version

@@ -23,7 +23,7 @@ from mesh_platform.model.errors import DescriptorError
 from mesh_platform.model.product import CONTEXT_PARAMETER, PythonProduct
 from mesh_platform.orchestration.automation import partitions_of
 from mesh_platform.orchestration.checks import check_results, check_specs
-from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY
+from mesh_platform.orchestration.io_manager import PINNED_MAJOR_KEY, READ_COLUMNS_KEY
 from mesh_platform.orchestration.products.metadata import IO_MANAGER_KEY, asset_attributes, policy_metadata
 from mesh_platform.runtime.global_policies import global_governance
 
@@ -60,11 +60,14 @@ def python_product_asset(product: Product, impl: PythonProduct, root: Path, gove
         governance = global_governance(product.domain)
     parameters = impl.input_parameters()
     ins: dict[str, dg.AssetIn] = {}
+    declared = dict(product.descriptor.columns)
     for port in product.inputs:
         if port.product not in parameters:
             raise DescriptorError(product.path, "inputs", f"{impl.where} has no parameter {port.product!r} for input port {port.id}")
-        metadata = {PINNED_MAJOR_KEY: port.major} if port.major is not None else None
-        ins[port.product] = dg.AssetIn(key=dg.AssetKey(list(port.key)), metadata=metadata)
+        metadata = {PINNED_MAJOR_KEY: port.major} if port.major is not None else {}
+        if port.id in declared:  # enforced by the io manager: it reads only these columns
+            metadata[READ_COLUMNS_KEY] = list(declared[port.id])
+        ins[port.product] = dg.AssetIn(key=dg.AssetKey(list(port.key)), metadata=metadata or None)
     for name in parameters:
         if name not in ins:
             raise DescriptorError(product.path, "inputs", f"{impl.where} takes {name!r}, which is not a declared input port")
