@@ -116,3 +116,23 @@ def test_a_python_product_is_handed_only_the_columns_it_declares_so_a_wrong_decl
     right = write_mesh(tmp_path / "right", edited(_desk_declaring(["station", "reading_value"])))
     assert _build(right, "lab", PythonProduct("readings", lambda: READINGS_ROWS)).success
     assert _build(right, "desk", PythonProduct("summary", _summary)).success
+
+
+def test_a_dbt_input_its_sql_does_not_reach_through_a_port_source_is_assumed_read_whole(tmp_path):
+    """route_performance names shared.carriers' relation by hand, not through source(): the compiled
+    SQL shows no read of the port, which must count as every column read, never as none."""
+    import shutil
+
+    from mesh_platform.runtime.consumer_impact import input_usage
+    from tests.conftest import ROOT
+
+    root = tmp_path / "mesh"
+    for part in ("domains", "shared_assets"):
+        shutil.copytree(ROOT / part, root / part)
+    shutil.copytree(ROOT / "dbt_projects/punctuality", root / "dbt_projects/punctuality", ignore=shutil.ignore_patterns("target", "logs"))
+    model = root / "dbt_projects/punctuality/models/route_performance.sql"
+    model.write_text(model.read_text().replace("{{ source('shared', 'carriers') }}", "shared.carriers"))
+    mesh = Mesh.load(root)
+    usage = input_usage(mesh, mesh.find("punctuality", "route_performance"))
+    assert usage[("shared", "carriers")].columns is None
+    assert usage[("shared", "carriers")].how == "not read through a port source: every column assumed"
