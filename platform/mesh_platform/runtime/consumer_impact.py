@@ -5,7 +5,10 @@ What a consumer reads of an input port:
 - a dbt product: the columns its compiled SQL reads (runtime/dbt_sql.py, model/sql_usage.py),
   its own and those of the project's models it is built from; a model whose SQL cannot be
   analysed is assumed to read every column (said so in the finding);
-- a Python product: every column of the input (it receives the whole table: conservative).
+- a Python product: the columns it declares (`columns:`; the IO manager hands it only those, so a
+  wrong declaration fails its own run), else every column of the input (conservative);
+- an input the compiled SQL does not reach through a port source, or reads with a star form or a
+  whole row (DuckDB's COLUMNS(*), struct_pack(*)): every column.
 
 A change breaks a consumer when it makes a breaking (major) change to a column the consumer reads,
 unless the consumer pins an older major that the new contract keeps readable
