@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import yaml
 import pytest
 from deltalake import DeltaTable
 
@@ -333,3 +334,19 @@ def test_on_an_object_store_each_domain_goes_back_with_its_own_keys(mesh_root, t
         assert all(r.oldest_kept == r.latest == 2 and r.files and r.log_entries for r in done) and len(done) == 2
         with pytest.raises(MeshError, match="shared.carriers cannot be read as of version 0: the retention vacuum"):
             read(mesh_root, "shared", as_of=0)
+
+
+def test_an_older_major_is_vacuumed_with_the_retention_it_was_published_with(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    publish(mesh_root, NEWER)  # major 1 promised a 1-day retention
+    path = mesh_root / "shared_assets" / "contracts" / "carriers.odcs.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["version"] = "2.0.0"  # the working tree moves to major 2, keeping 30 days
+    document["slaProperties"] = [s for s in document["slaProperties"] if s["property"] != "retention"]
+    document["slaProperties"].append({"property": "retention", "value": 30, "unit": "d"})
+    path.write_text(yaml.safe_dump(document))
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+    done = vacuum_mesh(mesh_root, "shared", now=later, dry_run=True)
+    assert {r.uri for r in done} == {str(port(mesh_home)), str(port(mesh_home, masked=True))}
+    for result in done:  # raw and projection: major 1's own day, not the 30 days major 2 promises
+        assert (result.retention, result.oldest_kept, result.latest) == (dt.timedelta(days=1), 1, 1), result.uri
