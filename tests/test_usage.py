@@ -163,10 +163,10 @@ def test_on_an_object_store_a_reader_writes_its_own_usage_folder_only_and_the_ow
         recent_reads(ROOT, "loyalty.bookings", acting="customer_insights")
 
 
-def _written(mesh_home, reader: str, at: dt.datetime, name_at: dt.datetime | None = None) -> None:
+def _written(mesh_home, reader: str, at: dt.datetime, name_at: dt.datetime | None = None, consumer: str | None = None) -> None:
     """A record as `reader` could write it into its own folder, its name stamped `name_at` (default: `at`)."""
     record = {"product": "lab.readings", "major": 1, "version": 0, "reader": reader, "how": "step",
-              "consumer": f"{reader}.summary", "via": VIA_PYTHON, "at": at.isoformat()}
+              "consumer": consumer or f"{reader}.summary", "via": VIA_PYTHON, "at": at.isoformat()}
     folder = usage_of_readings(mesh_home) / reader
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{(name_at or at).strftime('%Y%m%dT%H%M%S%fZ')}-{len(list(folder.iterdir())):08x}.json").write_text(json.dumps(record))

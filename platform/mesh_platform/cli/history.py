@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesh_platform.cli.common import ProjectOption, console, errors, wide
+from mesh_platform.cli.common import ProjectOption, console, errors, print_table, wide
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import find_product as _find_product
 from mesh_platform.cli.common import project_root as _root
@@ -58,7 +58,8 @@ def history(
         _fail(f"{found.id}@v{major} has never been published: no version to list")
     table = Table(title=f"{found.id}@v{major}")
     for column in ("version", "time (UTC)", "operation", "contract", "rows", "note"):
-        table.add_column(column, justify="right" if column in ("version", "rows") else "left")
+        # Everything but the note is one token (a time, a version): never wrapped mid-word.
+        table.add_column(column, justify="right" if column in ("version", "rows") else "left", no_wrap=column != "note")
     for entry in entries:
         note = f"rollback to v{entry.rollback_of} by {entry.by}" if entry.rollback_of is not None else ""
         if not entry.readable:
@@ -66,7 +67,7 @@ def history(
         rows = f"{entry.rows:,}" if entry.rows is not None else ""
         table.add_row(str(entry.version), entry.time.strftime("%Y-%m-%d %H:%M:%S"), entry.operation,
                       entry.contract_version or "", rows, escape(note))
-    wide(console).print(table)
+    print_table(wide(console), table)
     vacuumed = horizon(store, uri)
     if vacuumed and int(vacuumed.get("oldest", 0)) > 0:  # their log entries may be gone: say so, not silently fewer rows
         console.print(f"versions before {vacuumed['oldest']} removed by the retention vacuum of {vacuumed.get('at', '?')} "
