@@ -18,7 +18,9 @@ from mesh_platform.cli.common import project_root as _root
 from mesh_platform.model.errors import MeshError
 
 _PINNED = re.compile(r"^(?P<product>[^@]+)@v(?P<major>\d+)$")
-AsOption = Annotated[Optional[str], typer.Option("--as", help="Act as this domain (default: the product's owner, the only domain that may).")]
+AsOption = Annotated[Optional[str], typer.Option("--as", help=(
+    "Act as this domain (default: the product's owner, the only domain that may). On local disk no identity is bound: "
+    "the mesh trusts the user at this machine and records the OS user in the commit; on an object store the domain's own keys are used."))]
 
 
 def register(app: typer.Typer) -> None:
@@ -84,13 +86,16 @@ def rollback(
     """Restore the rows of an earlier version as the port's next version, audited against
     today's contract (refused, and nothing changed, if they break it). Owner only."""
     from mesh_platform.model.mesh import Mesh  # reason: the write path loads only for this command
+    from mesh_platform.orchestration.definitions import location_governance
     from mesh_platform.runtime.rollback import rollback as restore
 
     root = _root(project)
     found = _find_product(Mesh.load(root), product)
     domain = acting or found.domain
     try:
-        result = restore(root, found, to_version, acting=domain, by=_operator(domain), major=major)
+        # Audited as the location publishes: the global policies and the domain's own.
+        governance = location_governance(root, found.domain) if domain == found.domain else None
+        result = restore(root, found, to_version, acting=domain, by=_operator(domain), major=major, governance=governance)
     except MeshError as exc:
         _fail(str(exc))
     console.print(f"{escape(found.id)}: version {result.version} restores the {result.rows:,} rows of version {to_version}", soft_wrap=True)
