@@ -22,7 +22,7 @@ from deltalake import DeltaTable
 from mesh_platform.model.access import AccessDenied
 from mesh_platform.model.contracts.versions import withdrawal_problem
 from mesh_platform.model.errors import MeshError
-from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.identity import domain_reader, os_user
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.policies import PolicyContext
 from mesh_platform.runtime.ports.history import parse_as_of, port_history
@@ -143,6 +143,9 @@ def test_only_the_owner_may_roll_back(mesh_root, mesh_home):
     done = mesh(mesh_root, mesh_home, "rollback", "shared.carriers", "--to-version", "0")
     assert done.returncode == 0, done.stderr
     assert "version 2 restores the 3 rows of version 0" in done.stdout
+    # Local disk binds no identity (one trusted user, docs/security.md): the commit says who it was.
+    assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].by == f"operator {os_user()!r} as domain 'shared'"
+    assert "\n" not in refused.stderr.strip()  # the refusal is one line
 
 
 # -- time travel ---------------------------------------------------------------------------------
@@ -350,3 +353,22 @@ def test_an_older_major_is_vacuumed_with_the_retention_it_was_published_with(mes
     assert {r.uri for r in done} == {str(port(mesh_home)), str(port(mesh_home, masked=True))}
     for result in done:  # raw and projection: major 1's own day, not the 30 days major 2 promises
         assert (result.retention, result.oldest_kept, result.latest) == (dt.timedelta(days=1), 1, 1), result.uri
+
+
+def test_a_rollback_is_audited_with_the_domains_own_policies_as_a_publish_is(mesh_root, mesh_home):
+    from mesh_platform.model.policies import Governance, PolicyReport, combine, policy
+    from mesh_platform.model.rule_spec import Metric, Rule
+    from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
+
+    # shared's own policy (what its definitions.py passes as `policies=`): only United and Delta listed.
+    no_american = policy("no-american", "American is no longer listed.", audit_rules=lambda product: [Rule(
+        name="policy_no_american", description="[policy no-american] American is not listed", severity="error",
+        metric=Metric.ACCEPTED_VALUES, columns=("name",), arguments={"values": ["United", "Delta"]})])(lambda product, context: [])
+    governance = Governance(combine(GLOBAL_POLICIES, [no_american], "shared"), PolicyReport())
+    publish(mesh_root, GOOD)
+    publish(mesh_root, {"carrier": ["UA", "DL"], "name": ["United", "Delta"], "contact": ["u@x.example", "d@x.example"]})
+    with pytest.raises(MeshError, match=r"rollback of shared.carriers to version 0 refused: .*policy_no_american") as refused:
+        rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test", governance=governance)
+    assert "\n" not in str(refused.value)
+    assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].version == 1  # nothing changed
+    assert rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test").version == 2  # the global policies alone let it through
