@@ -86,7 +86,7 @@ def rollback(
     """Restore the rows of an earlier version as the port's next version, audited against
     today's contract (refused, and nothing changed, if they break it). Owner only."""
     from mesh_platform.model.mesh import Mesh  # reason: the write path loads only for this command
-    from mesh_platform.orchestration.definitions import location_governance
+    from mesh_platform.orchestration.build import location_governance  # reason: loading a location (Dagster) only for this command
     from mesh_platform.runtime.rollback import rollback as restore
 
     root = _root(project)

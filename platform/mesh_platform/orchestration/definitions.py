@@ -20,8 +20,8 @@ from typing import Any
 import dagster as dg
 
 from mesh_platform.model.descriptor import Domain
-from mesh_platform.model.errors import DescriptorError, MeshError
-from mesh_platform.model.mesh import Mesh, current_mesh, workspace_locations
+from mesh_platform.model.errors import DescriptorError
+from mesh_platform.model.mesh import Mesh, current_mesh
 from mesh_platform.model.policies import Governance, Policy, PolicyContext, PolicyViolation, combine, evaluate
 from mesh_platform.model.product import PythonProduct
 from mesh_platform.orchestration.automation import location_automation, partitions_of
@@ -38,7 +38,9 @@ from mesh_platform.runtime.registry import sync_registry
 from mesh_platform.runtime.settings import find_project_root, run_settings
 from mesh_platform.runtime.validation import validate_domain
 
-_GOVERNANCE: dict[str, Governance] = {}  # domain -> the governance its location was last built with, in this process
+# domain -> the governance its location was last built with in this process (orchestration/build.py
+# `location_governance`: what `mesh rollback` audits with, the same as a publish there).
+LOCATION_GOVERNANCE: dict[str, Governance] = {}
 POLICY_REPORT_KEY = "mesh/policy_report"  # on the Definitions: every finding, for `mesh validate`
 
 
@@ -76,22 +78,6 @@ def _input_specs(domain: Domain, mesh: Mesh) -> list[dg.AssetSpec]:
     return list(specs.values())
 
 
-def location_governance(root: Path, domain: str) -> Governance | None:
-    """The governance `domain`'s code location publishes under: its global and own policies
-    (declared only in its definitions module, `domain_definitions(__file__, policies=...)`), found
-    by loading the location as `mesh validate` does. A location that does not load is refused.
-    None: the domain has no location in the workspace, so no policies of its own (global only)."""
-    from mesh_platform.orchestration.build import load_location  # reason: loading a location is this function's whole job
-
-    module = workspace_locations(root).get(domain)
-    if module is None:
-        return None
-    load_location(root, module)
-    if domain not in _GOVERNANCE:
-        raise MeshError(f"location {module} did not build domain {domain!r} through domain_definitions: its policies are unknown")
-    return _GOVERNANCE[domain]
-
-
 def domain_definitions(
     domain_file: str | Path,
     *,
@@ -117,7 +103,7 @@ def domain_definitions(
     if report.errors():
         raise PolicyViolation(domain.name, report)
     governance = Governance(governing, report)
-    _GOVERNANCE[domain.name] = governance  # what `mesh rollback` audits with: the same as a publish here
+    LOCATION_GOVERNANCE[domain.name] = governance  # what `mesh rollback` audits with: the same as a publish here
 
     implementations = discover_products(root, folder) if products is None else {impl.name: impl for impl in products}
     for name, impl in implementations.items():

@@ -39,7 +39,7 @@ def rollback(
     one) as its next version, audited against today's contract. `acting` is the domain doing it
     (only the owner may); `by` who, as recorded in the commit. `governance`: the policies the
     domain's code location publishes under (the global ones plus its own `policies=`; the CLI
-    loads the location for them, orchestration/definitions.py `location_governance`): a rollback
+    loads the location for them, orchestration/build.py `location_governance`): a rollback
     is audited as a publish is. Default: the global policies alone (a domain that adds none)."""
     if acting != product.domain:
         raise AccessDenied(f"domain {acting!r} may not roll back {product.id}: only its owner, domain {product.domain!r}, may")
