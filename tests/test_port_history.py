@@ -372,3 +372,42 @@ def test_a_rollback_is_audited_with_the_domains_own_policies_as_a_publish_is(mes
     assert "\n" not in str(refused.value)
     assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].version == 1  # nothing changed
     assert rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test").version == 2  # the global policies alone let it through
+
+
+IMPLEMENTATION = '''
+import pandas as pd
+
+from mesh_platform import product
+
+
+@product
+def carriers() -> pd.DataFrame:
+    return pd.DataFrame({"carrier": ["UA"], "name": ["United"], "contact": ["u@x.example"]})
+'''
+
+LOCATION = '''
+from mesh_platform import domain_definitions, policy
+from mesh_platform.model.rule_spec import Metric, Rule
+
+
+@policy("listed-names", "Only United and Delta are listed.", audit_rules=lambda product: [Rule(
+    name="policy_listed_names", description="[policy listed-names] only United and Delta", severity="error",
+    metric=Metric.ACCEPTED_VALUES, columns=("name",), arguments={"values": ["United", "Delta"]})])
+def listed_names(product, context):
+    return []
+
+
+defs = domain_definitions(__file__, policies=[listed_names])
+'''
+
+
+def test_mesh_rollback_loads_the_domains_own_policies_from_its_location(mesh_root, mesh_home):
+    (mesh_root / "shared_assets" / "definitions.py").write_text(LOCATION)  # shared's own policy, as a domain adds one
+    (mesh_root / "shared_assets" / "carriers.py").write_text(IMPLEMENTATION)
+    (mesh_root / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [{"python_module": {
+        "module_name": "shared_assets.definitions", "working_directory": ".", "location_name": "shared"}}]}))
+    publish(mesh_root, GOOD)
+    publish(mesh_root, {"carrier": ["UA", "DL"], "name": ["United", "Delta"], "contact": ["u@x.example", "d@x.example"]})
+    refused = mesh(mesh_root, mesh_home, "rollback", "shared.carriers", "--to-version", "0")
+    assert refused.returncode == 1 and "policy_listed_names" in refused.stderr, refused.stderr
+    assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].version == 1  # nothing changed
