@@ -8,6 +8,7 @@ Dagster's own definitions and a real headless Chromium."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 import io
 import json
@@ -196,3 +197,38 @@ def test_the_terminal_detail_view_says_how_to_read_the_port(built_mesh, catalog)
     assert _snippet_rows(detail["read"][0]["snippets"]["DuckDB"]) == catalog["shared.carriers"]["rows"] == 16
     unknown = run_mesh(["catalog", "shared.carrier"], built_mesh[0])
     assert unknown.returncode == 1 and unknown.stderr.startswith("error: no product 'shared.carrier' in this mesh")
+
+
+def _piped_at_80(args: list[str], home: Path, cwd: Path) -> list[str]:
+    """The table rows `mesh <args>` prints piped at COLUMNS=80 (what a CI log gets)."""
+    result = subprocess.run([str(Path(sys.executable).with_name("mesh")), *args], cwd=cwd, env=mesh_env(home, COLUMNS="80"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line.startswith("│")]
+
+
+def test_piped_impact_at_80_columns_keeps_consumer_names_whole(tmp_path, mesh_home):
+    from tests.helpers.mini_mesh import edited, write_mesh
+    from tests.test_usage import _written
+
+    root = write_mesh(tmp_path / "mesh", edited())  # no build: a reader's record, written as it could
+    long_reader = "customer_insights_archive"
+    _written(mesh_home, long_reader, dt.datetime.now(dt.timezone.utc).replace(microsecond=0), consumer=f"{long_reader}.member_delay_exposure")
+    rows = _piped_at_80(["impact", "lab.readings"], mesh_home, root)
+    assert any(f"│ {long_reader} " in line and f"{long_reader}.member_delay_exposure" in line for line in rows), rows
+    assert all("…" not in line for line in rows), rows
+
+
+def test_piped_history_at_80_columns_keeps_times_and_versions_whole(tmp_path, mesh_home):
+    from mesh_platform.runtime.rollback import rollback
+    from tests.test_port_history import GOOD, NEWER, carriers, carriers_contract, mesh_files, publish
+    from tests.helpers.mini_mesh import write_mesh
+
+    root = write_mesh(tmp_path / "mesh", mesh_files(carriers_contract(rule=False)))
+    publish(root, GOOD)
+    publish(root, NEWER)
+    rollback(root, carriers(root), 0, acting="shared", by="operator 'a-rather-long-operator-login' as domain 'shared'")
+    rows = _piped_at_80(["history", "shared.carriers"], mesh_home, root)
+    stamps = [re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line) for line in rows]
+    assert sum(1 for s in stamps if s) == 3, rows  # each version's time on one line, whole
+    assert all("…" not in line for line in rows), rows

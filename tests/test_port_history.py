@@ -15,13 +15,14 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import yaml
 import pytest
 from deltalake import DeltaTable
 
 from mesh_platform.model.access import AccessDenied
 from mesh_platform.model.contracts.versions import withdrawal_problem
 from mesh_platform.model.errors import MeshError
-from mesh_platform.model.identity import domain_reader
+from mesh_platform.model.identity import domain_reader, os_user
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.policies import PolicyContext
 from mesh_platform.runtime.ports.history import parse_as_of, port_history
@@ -142,6 +143,9 @@ def test_only_the_owner_may_roll_back(mesh_root, mesh_home):
     done = mesh(mesh_root, mesh_home, "rollback", "shared.carriers", "--to-version", "0")
     assert done.returncode == 0, done.stderr
     assert "version 2 restores the 3 rows of version 0" in done.stdout
+    # Local disk binds no identity (one trusted user, docs/security.md): the commit says who it was.
+    assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].by == f"operator {os_user()!r} as domain 'shared'"
+    assert "\n" not in refused.stderr.strip()  # the refusal is one line
 
 
 # -- time travel ---------------------------------------------------------------------------------
@@ -333,3 +337,77 @@ def test_on_an_object_store_each_domain_goes_back_with_its_own_keys(mesh_root, t
         assert all(r.oldest_kept == r.latest == 2 and r.files and r.log_entries for r in done) and len(done) == 2
         with pytest.raises(MeshError, match="shared.carriers cannot be read as of version 0: the retention vacuum"):
             read(mesh_root, "shared", as_of=0)
+
+
+def test_an_older_major_is_vacuumed_with_the_retention_it_was_published_with(mesh_root, mesh_home):
+    publish(mesh_root, GOOD)
+    publish(mesh_root, NEWER)  # major 1 promised a 1-day retention
+    path = mesh_root / "shared_assets" / "contracts" / "carriers.odcs.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["version"] = "2.0.0"  # the working tree moves to major 2, keeping 30 days
+    document["slaProperties"] = [s for s in document["slaProperties"] if s["property"] != "retention"]
+    document["slaProperties"].append({"property": "retention", "value": 30, "unit": "d"})
+    path.write_text(yaml.safe_dump(document))
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+    done = vacuum_mesh(mesh_root, "shared", now=later, dry_run=True)
+    assert {r.uri for r in done} == {str(port(mesh_home)), str(port(mesh_home, masked=True))}
+    for result in done:  # raw and projection: major 1's own day, not the 30 days major 2 promises
+        assert (result.retention, result.oldest_kept, result.latest) == (dt.timedelta(days=1), 1, 1), result.uri
+
+
+def test_a_rollback_is_audited_with_the_domains_own_policies_as_a_publish_is(mesh_root, mesh_home):
+    from mesh_platform.model.policies import Governance, PolicyReport, combine, policy
+    from mesh_platform.model.rule_spec import Metric, Rule
+    from mesh_platform.runtime.global_policies import GLOBAL_POLICIES
+
+    # shared's own policy (what its definitions.py passes as `policies=`): only United and Delta listed.
+    no_american = policy("no-american", "American is no longer listed.", audit_rules=lambda product: [Rule(
+        name="policy_no_american", description="[policy no-american] American is not listed", severity="error",
+        metric=Metric.ACCEPTED_VALUES, columns=("name",), arguments={"values": ["United", "Delta"]})])(lambda product, context: [])
+    governance = Governance(combine(GLOBAL_POLICIES, [no_american], "shared"), PolicyReport())
+    publish(mesh_root, GOOD)
+    publish(mesh_root, {"carrier": ["UA", "DL"], "name": ["United", "Delta"], "contact": ["u@x.example", "d@x.example"]})
+    with pytest.raises(MeshError, match=r"rollback of shared.carriers to version 0 refused: .*policy_no_american") as refused:
+        rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test", governance=governance)
+    assert "\n" not in str(refused.value)
+    assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].version == 1  # nothing changed
+    assert rollback(mesh_root, carriers(mesh_root), 0, acting="shared", by="test").version == 2  # the global policies alone let it through
+
+
+IMPLEMENTATION = '''
+import pandas as pd
+
+from mesh_platform import product
+
+
+@product
+def carriers() -> pd.DataFrame:
+    return pd.DataFrame({"carrier": ["UA"], "name": ["United"], "contact": ["u@x.example"]})
+'''
+
+LOCATION = '''
+from mesh_platform import domain_definitions, policy
+from mesh_platform.model.rule_spec import Metric, Rule
+
+
+@policy("listed-names", "Only United and Delta are listed.", audit_rules=lambda product: [Rule(
+    name="policy_listed_names", description="[policy listed-names] only United and Delta", severity="error",
+    metric=Metric.ACCEPTED_VALUES, columns=("name",), arguments={"values": ["United", "Delta"]})])
+def listed_names(product, context):
+    return []
+
+
+defs = domain_definitions(__file__, policies=[listed_names])
+'''
+
+
+def test_mesh_rollback_loads_the_domains_own_policies_from_its_location(mesh_root, mesh_home):
+    (mesh_root / "shared_assets" / "definitions.py").write_text(LOCATION)  # shared's own policy, as a domain adds one
+    (mesh_root / "shared_assets" / "carriers.py").write_text(IMPLEMENTATION)
+    (mesh_root / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [{"python_module": {
+        "module_name": "shared_assets.definitions", "working_directory": ".", "location_name": "shared"}}]}))
+    publish(mesh_root, GOOD)
+    publish(mesh_root, {"carrier": ["UA", "DL"], "name": ["United", "Delta"], "contact": ["u@x.example", "d@x.example"]})
+    refused = mesh(mesh_root, mesh_home, "rollback", "shared.carriers", "--to-version", "0")
+    assert refused.returncode == 1 and "policy_listed_names" in refused.stderr, refused.stderr
+    assert port_history(port_store(mesh_root), str(port(mesh_home)))[0].version == 1  # nothing changed

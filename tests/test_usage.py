@@ -161,3 +161,30 @@ def test_on_an_object_store_a_reader_writes_its_own_usage_folder_only_and_the_ow
     write_object(insights, "loyalty/bookings/usage/customer_insights/20261201T000000000000Z-00000000.json", b"{}")
     with pytest.raises(MeshError, match="domain-customer_insights"):
         recent_reads(ROOT, "loyalty.bookings", acting="customer_insights")
+
+
+def _written(mesh_home, reader: str, at: dt.datetime, name_at: dt.datetime | None = None, consumer: str | None = None) -> None:
+    """A record as `reader` could write it into its own folder, its name stamped `name_at` (default: `at`)."""
+    record = {"product": "lab.readings", "major": 1, "version": 0, "reader": reader, "how": "step",
+              "consumer": consumer or f"{reader}.summary", "via": VIA_PYTHON, "at": at.isoformat()}
+    folder = usage_of_readings(mesh_home) / reader
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{(name_at or at).strftime('%Y%m%dT%H%M%S%fZ')}-{len(list(folder.iterdir())):08x}.json").write_text(json.dumps(record))
+
+
+def test_one_reader_cannot_hide_the_others_with_future_or_many_record_names(tmp_path, mesh_home):
+    root = write_mesh(tmp_path / "mesh", edited())  # no build: the records are written as a reader could
+    now = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
+    _written(mesh_home, "desk", now - dt.timedelta(days=2))
+    _written(mesh_home, "ops", now - dt.timedelta(days=1))
+    for n in range(5):  # loyalty floods its folder: names far in the future, names lying about their time
+        _written(mesh_home, "loyalty", now - dt.timedelta(hours=n + 1), name_at=dt.datetime(2999, 1, 1, n, tzinfo=dt.timezone.utc))
+        _written(mesh_home, "loyalty", now - dt.timedelta(days=30), name_at=now - dt.timedelta(minutes=n + 1))
+        _written(mesh_home, "loyalty", now - dt.timedelta(minutes=10 + n))  # honest, and newer than the others
+    _written(mesh_home, "loyalty", now + dt.timedelta(minutes=4))  # within the clock skew: kept
+    reads = recent_reads(root, "lab.readings", limit=3, now=now)
+    assert [r.reader for r in reads] == ["loyalty", "ops", "desk"]  # every reader shows, newest first
+    assert reads[0].at == now + dt.timedelta(minutes=4)
+    everything = recent_reads(root, "lab.readings", limit=100, now=now)
+    assert len(everything) == 2 + 5 + 1  # the far-future and mislabelled names are skipped
+    assert all(r.at <= now + dt.timedelta(minutes=5) for r in everything)

@@ -159,3 +159,19 @@ def test_a_product_with_a_published_projection_stays_masked_for_readers_without_
                 assert after == now, (product.id, domain)
     assert any(access_level(p, d) == RAW and not sees_personal_data(p, d) for p in mesh.products() for d in mesh.domains)
 
+
+
+@pytest.mark.parametrize("status", ["draft", "proposed", "retired"])
+def test_a_product_not_readable_by_its_status_grants_other_domains_its_registry_entry_alone(tmp_path, status):
+    # Its readers are refused by plan_read (model/lifecycle.py); with keys to its port they could
+    # still delta_scan('s3://...') it directly, so the store must refuse them as well.
+    def drafted(files):
+        _policies(files)
+        _product(files, "lab", "trial", [column("trial_id"), column("email", classification="pii")])
+        files["domains/lab"]["contracts/trial.odcs.yaml"]["status"] = status
+    grants = storage_grants(Mesh.load(write_mesh(tmp_path, edited(drafted))))
+    for identity in ("domain-ops", "domain-shared"):
+        on_trial = {g for g in grants[identity] if g.prefix.startswith("lab/trial/")}
+        assert on_trial == {Grant(READ, "lab/trial/registry/"), Grant(LIST, "lab/trial/registry/")}, (identity, on_trial)
+        assert Grant(READ, "lab/readings/") in grants[identity]  # an active product is untouched
+    assert Grant(WRITE, "lab/") in grants["domain-lab"]  # its owner keeps its own folder

@@ -11,14 +11,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesh_platform.cli.common import ProjectOption, console, errors, wide
+from mesh_platform.cli.common import ProjectOption, console, errors, print_table, wide
 from mesh_platform.cli.common import fail as _fail
 from mesh_platform.cli.common import find_product as _find_product
 from mesh_platform.cli.common import project_root as _root
 from mesh_platform.model.errors import MeshError
 
 _PINNED = re.compile(r"^(?P<product>[^@]+)@v(?P<major>\d+)$")
-AsOption = Annotated[Optional[str], typer.Option("--as", help="Act as this domain (default: the product's owner, the only domain that may).")]
+AsOption = Annotated[Optional[str], typer.Option("--as", help=(
+    "Act as this domain (default: the product's owner, the only domain that may). On local disk no identity is bound: "
+    "the mesh trusts the user at this machine and records the OS user in the commit; on an object store the domain's own keys are used."))]
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +60,8 @@ def history(
         _fail(f"{found.id}@v{major} has never been published: no version to list")
     table = Table(title=f"{found.id}@v{major}")
     for column in ("version", "time (UTC)", "operation", "contract", "rows", "note"):
-        table.add_column(column, justify="right" if column in ("version", "rows") else "left")
+        # Everything but the note is one token (a time, a version): never wrapped mid-word.
+        table.add_column(column, justify="right" if column in ("version", "rows") else "left", no_wrap=column != "note")
     for entry in entries:
         note = f"rollback to v{entry.rollback_of} by {entry.by}" if entry.rollback_of is not None else ""
         if not entry.readable:
@@ -66,7 +69,7 @@ def history(
         rows = f"{entry.rows:,}" if entry.rows is not None else ""
         table.add_row(str(entry.version), entry.time.strftime("%Y-%m-%d %H:%M:%S"), entry.operation,
                       entry.contract_version or "", rows, escape(note))
-    wide(console).print(table)
+    print_table(wide(console), table)
     vacuumed = horizon(store, uri)
     if vacuumed and int(vacuumed.get("oldest", 0)) > 0:  # their log entries may be gone: say so, not silently fewer rows
         console.print(f"versions before {vacuumed['oldest']} removed by the retention vacuum of {vacuumed.get('at', '?')} "
@@ -83,13 +86,16 @@ def rollback(
     """Restore the rows of an earlier version as the port's next version, audited against
     today's contract (refused, and nothing changed, if they break it). Owner only."""
     from mesh_platform.model.mesh import Mesh  # reason: the write path loads only for this command
+    from mesh_platform.orchestration.build import location_governance  # reason: loading a location (Dagster) only for this command
     from mesh_platform.runtime.rollback import rollback as restore
 
     root = _root(project)
     found = _find_product(Mesh.load(root), product)
     domain = acting or found.domain
     try:
-        result = restore(root, found, to_version, acting=domain, by=_operator(domain), major=major)
+        # Audited as the location publishes: the global policies and the domain's own.
+        governance = location_governance(root, found.domain) if domain == found.domain else None
+        result = restore(root, found, to_version, acting=domain, by=_operator(domain), major=major, governance=governance)
     except MeshError as exc:
         _fail(str(exc))
     console.print(f"{escape(found.id)}: version {result.version} restores the {result.rows:,} rows of version {to_version}", soft_wrap=True)

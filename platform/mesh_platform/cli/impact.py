@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesh_platform.cli.common import ProjectOption, console, fail, find_product, project_root, wide
+from mesh_platform.cli.common import ProjectOption, console, fail, find_product, print_table, project_root, wide
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.lifecycle import status_of
 
@@ -59,6 +59,12 @@ def impact_of(mesh, product, limit: int = RECENT_READS) -> Impact:
     return Impact(product.id, status_of(product), product.contract.version, consumers, readers, broken)
 
 
+def _columns(table: Table, headers: tuple[str, ...], names: tuple[str, ...]) -> None:
+    # Identifiers never wrap mid-word (a script greps them whole); free text may.
+    for header in headers:
+        table.add_column(header, no_wrap=header in names)
+
+
 def impact(
     product: Annotated[str, typer.Argument(help="The product, as domain.product.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the impact as JSON.")] = False,
@@ -80,23 +86,25 @@ def impact(
     out = wide(console)
     out.print(f"[bold]{escape(result.product)}[/] contract {escape(result.version)} ({escape(result.status)})")
     if result.consumers:
-        table = Table("declared consumer", "domain", "pinned major", title="Declared consumers", title_justify="left")
+        table = Table(title="Declared consumers", title_justify="left")
+        _columns(table, ("declared consumer", "domain", "pinned major"), names=("declared consumer", "domain"))
         for c in result.consumers:
             table.add_row(escape(c["consumer"]), escape(c["domain"]), f"v{c['pinned_major']}")
-        out.print(table)
+        print_table(out, table)
     else:
         out.print("no declared consumers")
     if result.readers:
-        table = Table("reader", "consumer", "via", "major", "version", "last read (UTC)", title="Recent readers", title_justify="left")
+        table = Table(title="Recent readers", title_justify="left")
+        _columns(table, ("reader", "consumer", "via", "major", "version", "last read (UTC)"), names=("reader", "consumer", "last read (UTC)"))
         for r in result.readers:
             table.add_row(escape(r["reader"]), escape(r["consumer"]), r["via"], f"v{r['major']}",
                           "" if r["version"] is None else str(r["version"]), r["last_read"])
-        out.print(table)
+        print_table(out, table)
     else:
         out.print("no recorded reads")
     if result.broken:
-        table = Table("broken consumer", "input", "columns it reads", "what changed", title="Broken by the contract in the working tree",
-                      title_justify="left")
+        table = Table(title="Broken by the contract in the working tree", title_justify="left")
+        _columns(table, ("broken consumer", "input", "columns it reads", "what changed"), names=("broken consumer", "input"))
         for b in result.broken:
             table.add_row(escape(b["consumer"]), escape(b["input"]), escape(", ".join(b["columns"])), escape("; ".join(b["changes"])))
-        out.print(table)
+        print_table(out, table)

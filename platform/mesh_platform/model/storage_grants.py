@@ -17,10 +17,14 @@ identity is granted, prefix by prefix under the storage root, exactly this:
 - every product it may read in any form: write of its own usage folder there,
   `<domain>/<product>/usage/<its domain>/` (the records of its reads, runtime/usage.py), which the
   owner reads as part of its own domain's folder;
+- a product whose contract is not released (`proposed`/`draft`) or is `retired`
+  (model/lifecycle.py): its registry entry alone (read and list of `<domain>/<product>/registry/`,
+  where a location learns the status it refuses reads with), no port, no projection, no usage
+  folder: other domains may not read it, so a native `delta_scan('s3://...')` must fail too;
 - nothing else: no read of the root, no write outside its own domain.
 
 The platform identity (catalog, export, `mesh access` itself) is the operator's: everything.
-Grants follow policy, not state: a product never published is granted all the same, so its first
+Grants follow policy and the contract's status, not the store's state: a product never published is granted all the same, so its first
 publish is readable by its consumers at once. Pure: no I/O beyond the loaded mesh's descriptors.
 """
 
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from mesh_platform.model.access import PLATFORM_IDENTITY, masks_for, may_read, sees_personal_data, storage_identity
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.layout import MASKED_FOLDER, REGISTRY_FOLDER, USAGE_FOLDER
+from mesh_platform.model.lifecycle import RETIRED, UNRELEASED
 from mesh_platform.model.mesh import Mesh
 
 READ, LIST, WRITE, ADMIN = "read", "list", "write", "admin"
@@ -97,6 +102,11 @@ def domain_grants(mesh: Mesh, domain: str, projected: frozenset[str] = frozenset
         level = access_level(product, domain, projected)
         if level in (OWNER, NONE):
             continue  # its own products are under its own folder; NONE grants nothing
+        if product.contract.odcs.status in (*UNRELEASED, RETIRED):
+            # Reads are refused (lifecycle_refusal): the store refuses them too, or a reader with
+            # its keys bypasses plan_read. The registry entry stays readable: it carries the status.
+            grants |= {Grant(READ, registry_prefix(product)), Grant(LIST, registry_prefix(product))}
+            continue
         grants |= {Grant(LIST, product_prefix(product)), Grant(WRITE, usage_prefix(product, domain))}
         if level == RAW:
             grants.add(Grant(READ, product_prefix(product)))

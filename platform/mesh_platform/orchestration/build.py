@@ -32,7 +32,7 @@ import dagster as dg
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh, workspace_locations
 from mesh_platform.orchestration.build_events import DomainRun, relay_new_events
-from mesh_platform.orchestration.definitions import build_job_name
+from mesh_platform.orchestration.definitions import LOCATION_GOVERNANCE, build_job_name
 from mesh_platform.orchestration.orphaned_runs import build_tags
 from mesh_platform.orchestration.queued_build import QueuedDomain, queued_runs
 from mesh_platform.orchestration.runs import check_executor, instance_for
@@ -42,6 +42,8 @@ from mesh_platform.runtime.settings import prepared_dagster_home, run_settings
 
 if TYPE_CHECKING:
     from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    from mesh_platform.model.policies import Governance
 
 # dg.execute_job picks a run's id itself: a tag unique to each run lets the build find it to relay its events.
 RUN_TAG = "mesh/build_run"
@@ -88,6 +90,20 @@ def load_location(root: Path, module_name: str) -> dg.Definitions:
     if isinstance(defs, dg.Definitions):
         return defs
     raise MeshError(f"module {module_name} defines no Definitions named 'defs'")
+
+
+def location_governance(root: Path, domain: str) -> Governance | None:
+    """The governance `domain`'s code location publishes under: its global and own policies
+    (declared only in its definitions module, `domain_definitions(__file__, policies=...)`), found
+    by loading the location as `mesh validate` does. A location that does not load is refused.
+    None: the domain has no location in the workspace, so no policies of its own (global only)."""
+    module = workspace_locations(root).get(domain)
+    if module is None:
+        return None
+    load_location(root, module)
+    if domain not in LOCATION_GOVERNANCE:
+        raise MeshError(f"location {module} did not build domain {domain!r} through domain_definitions: its policies are unknown")
+    return LOCATION_GOVERNANCE[domain]
 
 
 def location_job(root: str, module: str, job: str) -> dg.JobDefinition:

@@ -38,6 +38,9 @@ from mesh_platform.runtime.registry import sync_registry
 from mesh_platform.runtime.settings import find_project_root, run_settings
 from mesh_platform.runtime.validation import validate_domain
 
+# domain -> the governance its location was last built with in this process (orchestration/build.py
+# `location_governance`: what `mesh rollback` audits with, the same as a publish there).
+LOCATION_GOVERNANCE: dict[str, Governance] = {}
 POLICY_REPORT_KEY = "mesh/policy_report"  # on the Definitions: every finding, for `mesh validate`
 
 
@@ -100,6 +103,7 @@ def domain_definitions(
     if report.errors():
         raise PolicyViolation(domain.name, report)
     governance = Governance(governing, report)
+    LOCATION_GOVERNANCE[domain.name] = governance  # what `mesh rollback` audits with: the same as a publish here
 
     implementations = discover_products(root, folder) if products is None else {impl.name: impl for impl in products}
     for name, impl in implementations.items():

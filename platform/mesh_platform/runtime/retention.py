@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.ports import delta_history
@@ -41,8 +42,8 @@ class PortVacuum:
     log_entries: list[str] = field(default_factory=list)
 
 
-def retention_of(product: Product) -> dt.timedelta | None:
-    level = product.contract.service_level("retention")
+def retention_of(contract: Contract) -> dt.timedelta | None:
+    level = contract.service_level("retention")
     return level.window if level is not None else None
 
 
@@ -59,9 +60,13 @@ def oldest_kept(commits: list[dict], cutoff: dt.datetime | None) -> int:
 
 def vacuum_port(
     store: PortStore, product: Product, uri: str, *, now: dt.datetime | None = None, dry_run: bool = False,
+    contract: Contract | None = None,
 ) -> PortVacuum:
+    """`contract`: the one whose retention applies (default: the one stored with the port, which
+    an older major keeps whatever the working tree's says now; the working tree's if none)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    retention = retention_of(product)
+    contract = contract or store.stored_contract(uri) or product.contract
+    retention = retention_of(contract)
     result = PortVacuum(product.id, uri, retention)
     commits = store.history(uri, _ALL)
     if not commits:
@@ -80,14 +85,14 @@ def vacuum_port(
     if not dry_run and keep_from > previous:
         delta_history.write_marker(uri, RETENTION_MARKER, {
             "oldest": keep_from, "at": now.replace(microsecond=0).isoformat(),
-            "retention": declared_retention(product),
+            "retention": declared_retention(contract),
         }, options(store))
     return result
 
 
-def declared_retention(product: Product) -> str:
+def declared_retention(contract: Contract) -> str:
     """The retention as the contract writes it (`30 d`), for messages; "none" without one."""
-    sla = next((s for s in product.contract.odcs.slaProperties or [] if s.property == "retention"), None)
+    sla = next((s for s in contract.odcs.slaProperties or [] if s.property == "retention"), None)
     return f"{sla.value:g} {sla.unit}" if sla is not None else "none"
 
 
@@ -107,5 +112,8 @@ def vacuum_mesh(
         for masked in (False, True):
             for major in store.published_majors(product.domain, product.name, masked):
                 uri = store.uri(product.domain, product.name, major, masked)
-                results.append(vacuum_port(store, product, uri, now=now, dry_run=dry_run))
+                # Each major keeps what it promised when published: the contract stored with its
+                # raw port (the projection follows its raw port), not the working tree's.
+                promised = store.stored_contract(store.uri(product.domain, product.name, major))
+                results.append(vacuum_port(store, product, uri, now=now, dry_run=dry_run, contract=promised))
     return results

@@ -20,6 +20,7 @@ import pyarrow as pa
 from mesh_platform.model.access import AccessDenied
 from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
+from mesh_platform.model.policies import Governance
 from mesh_platform.runtime.global_policies import global_governance
 from mesh_platform.runtime.ports.history import ROLLBACK_BY_KEY, ROLLBACK_OF_KEY, resolve_as_of
 from mesh_platform.runtime.ports.port import PublishResult
@@ -32,10 +33,14 @@ RUN_PREFIX = "rollback-"  # a rollback's run id: no Dagster run made it
 
 def rollback(
     root: Path, product: Product, to_version: int, *, acting: str, by: str, major: int | None = None,
+    governance: Governance | None = None,
 ) -> PublishResult:
     """Publish the rows of version `to_version` of `product`'s port (at `major`, else the current
     one) as its next version, audited against today's contract. `acting` is the domain doing it
-    (only the owner may); `by` who, as recorded in the commit."""
+    (only the owner may); `by` who, as recorded in the commit. `governance`: the policies the
+    domain's code location publishes under (the global ones plus its own `policies=`; the CLI
+    loads the location for them, orchestration/build.py `location_governance`): a rollback
+    is audited as a publish is. Default: the global policies alone (a domain that adds none)."""
     if acting != product.domain:
         raise AccessDenied(f"domain {acting!r} may not roll back {product.id}: only its owner, domain {product.domain!r}, may")
     if isinstance(to_version, bool) or not isinstance(to_version, int) or to_version < 0:
@@ -59,7 +64,7 @@ def rollback(
     old = store.dataset(uri, label, to_version)
     stream = pa.RecordBatchReader.from_batches(old.schema, old.to_batches())  # streamed: never the whole port in memory
     staged = store.stage(uri, stream, contract.arrow_schema(), label=label, partition_by=partition_column(serving))
-    refused = violation(label, audit_staged(store, staged, global_governance(product.domain).audit_rules(serving), serving, root))
+    refused = violation(label, audit_staged(store, staged, (governance or global_governance(product.domain)).audit_rules(serving), serving, root))
     if refused is not None:
         discard(store, staged)
         raise MeshError(f"rollback of {label} to version {to_version} refused: {refused}")

@@ -34,6 +34,7 @@ LOG = logging.getLogger("mesh.usage")
 PUBLIC_READER = "_public"  # the folder of a session without a domain (no domain can be named so)
 VIA_PYTHON, VIA_DBT, VIA_SQL = "python input", "dbt source", "mesh sql"
 _STAMP = "%Y%m%dT%H%M%S%fZ"  # record names sort by time
+CLOCK_SKEW = dt.timedelta(minutes=5)  # how far ahead of the reading clock a writer's clock may be
 
 
 @dataclass(frozen=True)
@@ -96,26 +97,52 @@ def _stamp(key: str) -> dt.datetime | None:
 
 def recent_reads(
     root_or_mesh: Path | str | Mesh, product: str, since: dt.datetime | None = None, limit: int = 20,
-    acting: str | None = None,
+    acting: str | None = None, now: dt.datetime | None = None,
 ) -> list[UsageRecord]:
     """The last `limit` recorded reads of `product` (`domain.product`), newest first, since
     `since` when given; read as `acting` (default: the platform's identity; the owner domain's
-    own identity may read them too)."""
+    own identity may read them too).
+
+    A record's name is chosen by its writer, so it is not trusted for ordering on its own: a name
+    stamped later than now (beyond CLOCK_SKEW) or not matching the record's `at` is skipped, and
+    the newest record of every reader's subfolder is taken before any other, so one reader writing
+    many (or far-future) records cannot push the others out of the `limit`."""
     root = root_or_mesh.root if isinstance(root_or_mesh, Mesh) else Path(root_or_mesh)
     domain, name = parse_product_id(product)
     store = port_store(root, acting=acting)
+    latest = (now or dt.datetime.now(dt.timezone.utc)) + CLOCK_SKEW
     stamped = [(when, key) for key in list_objects(store, usage_folder(domain, name)) if (when := _stamp(key)) is not None]
-    stamped = [(when, key) for when, key in stamped if since is None or when >= since]
-    records = []
-    for _, key in sorted(stamped, reverse=True):
-        if len(records) >= limit:
-            break
+    stamped = [(when, key) for when, key in stamped if when <= latest and (since is None or when >= since)]
+    by_reader: dict[str, list[tuple[dt.datetime, str]]] = {}
+    for when, key in sorted(stamped, reverse=True):
+        by_reader.setdefault(key.split("/")[-2], []).append((when, key))
+
+    def valid(when: dt.datetime, key: str) -> UsageRecord | None:
         data = read_object(store, key)
         parsed = _parse(data) if data is not None else None
-        # A record counts only where its reader could write it: its own subfolder, this product.
-        if parsed is not None and parsed.product == product and parsed.reader == key.split("/")[-2]:
-            records.append(parsed)
-    return records
+        # A record counts only where its reader could write it (its own subfolder, this product)
+        # and when its name tells the time it holds.
+        if parsed is None or parsed.product != product or parsed.reader != key.split("/")[-2]:
+            return None
+        at = parsed.at if parsed.at.tzinfo else parsed.at.replace(tzinfo=dt.timezone.utc)
+        return parsed if at.astimezone(dt.timezone.utc) == when else None
+
+    records: dict[str, UsageRecord] = {}
+    # First the newest valid record of each reader (newest readers first), then the rest.
+    for candidates in sorted(by_reader.values(), reverse=True):
+        for when, key in candidates:
+            if len(records) >= limit:
+                break
+            if (record := valid(when, key)) is not None:
+                records[key] = record
+                break
+    rest = sorted(((when, key) for candidates in by_reader.values() for when, key in candidates if key not in records), reverse=True)
+    for when, key in rest:
+        if len(records) >= limit:
+            break
+        if (record := valid(when, key)) is not None:
+            records[key] = record
+    return sorted(records.values(), key=lambda r: r.at, reverse=True)
 
 
 def last_reads(records: list[UsageRecord]) -> list[UsageRecord]:
