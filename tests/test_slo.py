@@ -21,7 +21,7 @@ from mesh_platform.model.mesh import current_mesh
 from mesh_platform.orchestration.automation import failure_sensor, failure_sensor_name
 from mesh_platform.orchestration.slo_checks import slo_job_name, slo_state
 from mesh_platform.runtime.alert_settings import ALERT_WEBHOOK_ENV, WEBHOOK_TIMEOUT_SECONDS, alert_webhook
-from mesh_platform.runtime.notifications import notify
+from mesh_platform.runtime.notifications import notify, post
 from tests.conftest import BIN, copy_project, free_port, mesh_env
 
 BREAK_ENV = "SLO_TEST_BREAK_MEMBERS"
@@ -243,3 +243,19 @@ def test_a_webhook_that_is_not_http_is_refused_in_one_line_that_does_not_echo_it
         assert notify("mesh publish failed", {"kind": "run_failure"}) is False  # an alert never raises for it
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "mesh.notifications"]
     assert warning == f"alert not posted: {message}"
+
+
+@pytest.mark.parametrize("url", ["https://bot:s3cretpass@hooks.example.invalid/T/B", "https://hooks.example.invalid:s3cret/T/B"])
+def test_a_webhook_with_credentials_before_the_host_is_refused_and_never_raises_from_notify(monkeypatch, caplog, url):
+    # http.client would raise InvalidURL quoting 's3cretpass@hooks...' out of the run or the sensor
+    monkeypatch.setenv(ALERT_WEBHOOK_ENV, url)
+    with pytest.raises(MeshError) as error:
+        alert_webhook()
+    assert "s3cret" not in str(error.value) and "\n" not in str(error.value)
+    with caplog.at_level("WARNING", logger="mesh.notifications"):
+        assert notify("mesh publish failed", {"kind": "run_failure"}) is False
+    assert not any("s3cret" in r.getMessage() for r in caplog.records)
+
+
+def test_posting_to_an_unusable_url_says_only_what_failed():
+    assert post("https://bot:s3cretpass@hooks.example.invalid/T/B", {"text": "x"}) == "the webhook failed (InvalidURL)"
