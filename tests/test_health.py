@@ -83,7 +83,7 @@ def test_a_stale_product_a_failing_check_a_failed_run_and_a_breached_slo_show_as
     after = _products(scene["after"])
     stale = after["weather.hourly_observations"]
     assert (stale["state"], stale["freshness"], stale["freshness_sla"]) == ("fail", "stale", "1 second")
-    assert stale["reasons"][0].startswith("stale: published ") and stale["reasons"][0].endswith(" ago, SLA 1 s")
+    assert stale["reasons"][0].startswith("stale: published ") and stale["reasons"][0].endswith(" ago, SLA 1 second")
     assert "reads stale input weather.hourly_observations" in after["punctuality.weather_impact"]["reasons"]
     aircraft = after["fleet.aircraft"]
     assert aircraft["state"] == "fail" and aircraft["checks"]["failing"] == ["registry_complete"]

@@ -133,7 +133,7 @@ def test_an_old_event_time_breaches_latency_as_a_failed_warning_check_and_an_ale
     project, home, _ = mesh
     members = states(project, home, "loyalty.members")
     latency = members["slo_latency"]
-    assert latency.passed is False and latency.target == "<= 1 d"
+    assert latency.passed is False and latency.target == "<= 1 day"
     assert latency.summary.startswith("latest publish minus the newest joined_on is ")  # members joined in 2013
     assert members["slo_availability"].passed is True and members["slo_availability"].measured == "100.00%"
     with instance_of(home) as instance:
@@ -157,8 +157,8 @@ def test_products_that_stop_publishing_breach_freshness_and_frequency_when_the_s
     measure_slos(project, home, receiver, "fleet")
 
     members = states(project, home, "loyalty.members")
-    assert members["slo_freshness"].passed is False and members["slo_freshness"].target == "<= 20 s"
-    assert members["slo_frequency"].passed is False and "breaches the frequency SLA of 20 s" in members["slo_frequency"].summary
+    assert members["slo_freshness"].passed is False and members["slo_freshness"].target == "<= 20 seconds"
+    assert members["slo_frequency"].passed is False and "breaches the frequency SLA of 20 seconds" in members["slo_frequency"].summary
     aircraft = states(project, home, "fleet.aircraft")  # a dbt product
     assert list(aircraft) == ["slo_freshness"] and aircraft["slo_freshness"].passed is False
     # each breach alerted once (when it began), whether during the build or in the SLO job
