@@ -83,7 +83,7 @@ def test_a_stale_product_a_failing_check_a_failed_run_and_a_breached_slo_show_as
     after = _products(scene["after"])
     stale = after["weather.hourly_observations"]
     assert (stale["state"], stale["freshness"], stale["freshness_sla"]) == ("fail", "stale", "1 second")
-    assert stale["reasons"][0].startswith("stale: published ") and stale["reasons"][0].endswith(" ago, SLA 1 s")
+    assert stale["reasons"][0].startswith("stale: published ") and stale["reasons"][0].endswith(" ago, SLA 1 second")
     assert "reads stale input weather.hourly_observations" in after["punctuality.weather_impact"]["reasons"]
     aircraft = after["fleet.aircraft"]
     assert aircraft["state"] == "fail" and aircraft["checks"]["failing"] == ["registry_complete"]
@@ -92,7 +92,7 @@ def test_a_stale_product_a_failing_check_a_failed_run_and_a_breached_slo_show_as
     fleet = next(d for d in scene["after"]["domains"] if d["domain"] == "fleet")
     assert fleet["state"] == "fail" and [r["status"] for r in fleet["failed_runs"]] == ["FAILURE"]
     members = after["loyalty.members"]
-    assert members["state"] == "fail" and "SLO breached: frequency" in members["reasons"]
+    assert members["state"] == "warn" and "SLO breached: frequency" in members["reasons"]  # non-blocking: it warns
     assert members["slos"] == [{"check": "slo_frequency", "property": "frequency", "passed": False, "description": "publishes 3 d apart, SLA 1 d"}]
     untouched = after["punctuality.route_performance"]
     assert untouched["state"] == _products(scene["before"])["punctuality.route_performance"]["state"]
@@ -103,8 +103,9 @@ def test_strict_exits_non_zero_when_something_fails_in_one_line(scene):
     strict = mesh(["health", "--strict"], scene["home"], scene["project"])
     assert strict.returncode == 1
     assert strict.stderr.startswith("error: the mesh fails its health check: ") and strict.stderr.count("\n") == 1, strict.stderr
-    for failing in ("fleet.aircraft", "loyalty.members", "weather.hourly_observations"):
+    for failing in ("fleet.aircraft", "weather.hourly_observations"):
         assert failing in strict.stderr
+    assert "loyalty.members" not in strict.stderr  # an SLO breach warns
 
 
 def test_the_table_piped_at_80_columns_keeps_every_name_whole(scene):

@@ -21,7 +21,7 @@ from mesh_platform.model.mesh import current_mesh
 from mesh_platform.orchestration.automation import failure_sensor, failure_sensor_name
 from mesh_platform.orchestration.slo_checks import slo_job_name, slo_state
 from mesh_platform.runtime.alert_settings import ALERT_WEBHOOK_ENV, WEBHOOK_TIMEOUT_SECONDS, alert_webhook
-from mesh_platform.runtime.notifications import notify
+from mesh_platform.runtime.notifications import notify, post
 from tests.conftest import BIN, copy_project, free_port, mesh_env
 
 BREAK_ENV = "SLO_TEST_BREAK_MEMBERS"
@@ -133,7 +133,7 @@ def test_an_old_event_time_breaches_latency_as_a_failed_warning_check_and_an_ale
     project, home, _ = mesh
     members = states(project, home, "loyalty.members")
     latency = members["slo_latency"]
-    assert latency.passed is False and latency.target == "<= 1 d"
+    assert latency.passed is False and latency.target == "<= 1 day"
     assert latency.summary.startswith("latest publish minus the newest joined_on is ")  # members joined in 2013
     assert members["slo_availability"].passed is True and members["slo_availability"].measured == "100.00%"
     with instance_of(home) as instance:
@@ -157,8 +157,8 @@ def test_products_that_stop_publishing_breach_freshness_and_frequency_when_the_s
     measure_slos(project, home, receiver, "fleet")
 
     members = states(project, home, "loyalty.members")
-    assert members["slo_freshness"].passed is False and members["slo_freshness"].target == "<= 20 s"
-    assert members["slo_frequency"].passed is False and "breaches the frequency SLA of 20 s" in members["slo_frequency"].summary
+    assert members["slo_freshness"].passed is False and members["slo_freshness"].target == "<= 20 seconds"
+    assert members["slo_frequency"].passed is False and "breaches the frequency SLA of 20 seconds" in members["slo_frequency"].summary
     aircraft = states(project, home, "fleet.aircraft")  # a dbt product
     assert list(aircraft) == ["slo_freshness"] and aircraft["slo_freshness"].passed is False
     # each breach alerted once (when it began), whether during the build or in the SLO job
@@ -243,3 +243,19 @@ def test_a_webhook_that_is_not_http_is_refused_in_one_line_that_does_not_echo_it
         assert notify("mesh publish failed", {"kind": "run_failure"}) is False  # an alert never raises for it
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "mesh.notifications"]
     assert warning == f"alert not posted: {message}"
+
+
+@pytest.mark.parametrize("url", ["https://bot:s3cretpass@hooks.example.invalid/T/B", "https://hooks.example.invalid:s3cret/T/B"])
+def test_a_webhook_with_credentials_before_the_host_is_refused_and_never_raises_from_notify(monkeypatch, caplog, url):
+    # http.client would raise InvalidURL quoting 's3cretpass@hooks...' out of the run or the sensor
+    monkeypatch.setenv(ALERT_WEBHOOK_ENV, url)
+    with pytest.raises(MeshError) as error:
+        alert_webhook()
+    assert "s3cret" not in str(error.value) and "\n" not in str(error.value)
+    with caplog.at_level("WARNING", logger="mesh.notifications"):
+        assert notify("mesh publish failed", {"kind": "run_failure"}) is False
+    assert not any("s3cret" in r.getMessage() for r in caplog.records)
+
+
+def test_posting_to_an_unusable_url_says_only_what_failed():
+    assert post("https://bot:s3cretpass@hooks.example.invalid/T/B", {"text": "x"}) == "the webhook failed (InvalidURL)"

@@ -9,8 +9,9 @@ import pytest
 
 from mesh_platform.model.contracts import parse_contract
 from mesh_platform.model.errors import ContractError
+from mesh_platform.model.durations import format_elapsed
 from mesh_platform.model.slo import (
-    as_time, availability, slo_check_name, duration_text, measure_availability, measure_freshness, measure_frequency,
+    as_time, availability, slo_check_name, measure_availability, measure_freshness, measure_frequency,
     measure_latency, objectives,
 )
 
@@ -39,7 +40,7 @@ def test_each_measured_sla_of_a_contract_becomes_one_objective(tmp_path):
 """)
     found = {o.property: o for o in objectives(contract)}
     assert list(found) == ["freshness", "latency", "frequency", "availability"]  # retention is not measured here
-    assert found["latency"].event_column == "joined_on" and found["latency"].target == "<= 1 d"
+    assert found["latency"].event_column == "joined_on" and found["latency"].target == "<= 1 day"
     assert found["frequency"].limit == 6 * HOUR
     assert found["availability"].percent == 99.5 and found["availability"].target == ">= 99.5%"
     assert [slo_check_name(p) for p in found] == ["slo_freshness", "slo_latency", "slo_frequency", "slo_availability"]
@@ -84,10 +85,10 @@ def test_a_date_is_the_end_of_its_day_and_a_naive_timestamp_is_utc():
 def test_latency_is_the_latest_publish_minus_the_newest_event_time(tmp_path):
     (latency,) = objectives(contract_with(tmp_path, "  - {property: latency, value: 1, unit: d, element: members.joined_on}\n"))
     on_time = measure_latency(latency, [NOON - 2 * HOUR, NOON], dt.date(2026, 12, 1))  # its day ended 12 h before
-    assert on_time.passed and on_time.measured == "12 h" and on_time.value == 12 * 3600
+    assert on_time.passed and on_time.measured == "12 hours" and on_time.value == 12 * 3600
     late = measure_latency(latency, [NOON], dt.date(2026, 11, 29))
-    assert not late.passed and late.measured == "2 d 12 h"
-    assert late.summary == "latest publish minus the newest joined_on is 2 d 12 h breaches the latency SLA of 1 d"
+    assert not late.passed and late.measured == "2 days 12 hours"
+    assert late.summary == "latest publish minus the newest joined_on is 2 days 12 hours breaches the latency SLA of 1 day"
     assert not measure_latency(latency, [], None).passed  # never published: not met
 
 
@@ -95,16 +96,16 @@ def test_freshness_is_the_time_since_the_latest_publish(tmp_path):
     (freshness,) = objectives(contract_with(tmp_path, "  - {property: freshness, value: 1, unit: d}\n"))
     assert measure_freshness(freshness, [NOON - 30 * HOUR, NOON - 3 * HOUR], NOON).passed
     stale = measure_freshness(freshness, [NOON - 25 * HOUR], NOON)
-    assert not stale.passed and stale.measured == "1 d 1 h"
+    assert not stale.passed and stale.measured == "1 day 1 hour"
 
 
 def test_frequency_breaches_on_a_long_gap_and_when_publishing_stops(tmp_path):
     (frequency,) = objectives(contract_with(tmp_path, "  - {property: frequency, value: 6, unit: h}\n"))
     assert measure_frequency(frequency, [NOON - 8 * HOUR, NOON - 4 * HOUR, NOON - HOUR], NOON).passed
     gap = measure_frequency(frequency, [NOON - 9 * HOUR, NOON - 2 * HOUR], NOON)
-    assert not gap.passed and gap.measured == "7 h"  # the two latest publishes were 7 h apart
+    assert not gap.passed and gap.measured == "7 hours"  # the two latest publishes were 7 h apart
     stopped = measure_frequency(frequency, [NOON - 10 * HOUR, NOON - 8 * HOUR], NOON)
-    assert not stopped.passed and stopped.measured == "8 h"  # nothing published for 8 h
+    assert not stopped.passed and stopped.measured == "8 hours"  # nothing published for 8 h
 
 
 def test_availability_is_the_share_of_the_window_since_which_the_latest_attempt_succeeded():
@@ -127,5 +128,6 @@ def test_availability_breaches_below_its_percentage(tmp_path):
 
 
 def test_durations_read_the_same_everywhere():
-    assert [duration_text(dt.timedelta(seconds=s)) for s in (0, 45, 90, 3600, 86400 + 7200, 5 * 86400 + 3661)] == [
-        "0 s", "45 s", "1 min 30 s", "1 h", "1 d 2 h", "5 d 1 h"]
+    # measured times and SLA windows in the same words as the catalog and Dagster's metadata (model/durations.py)
+    assert [format_elapsed(dt.timedelta(seconds=s)) for s in (0, 45, 90, 3600, 86400 + 7200, 5 * 86400 + 3661, 86405)] == [
+        "0 seconds", "45 seconds", "1 minute 30 seconds", "1 hour", "1 day 2 hours", "5 days 1 hour", "1 day"]

@@ -25,3 +25,20 @@ def format_duration(window: dt.timedelta) -> str:
 def _plural(count: float, unit: str) -> str:
     number = str(count) if isinstance(count, int) else f"{count:g}"
     return f"{number} {unit}" + ("" if count == 1 else "s")
+
+
+def format_elapsed(delta: dt.timedelta | None, parts: int = 2) -> str:
+    """A measured time (an age, a delay) in its `parts` largest units, in the same words as an SLA:
+    `2 days 12 hours`, `1 minute 30 seconds`, `45 seconds` (`unknown` for None)."""
+    if delta is None:
+        return "unknown"
+    seconds = int(delta.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    said = []
+    for unit, size in _UNITS:
+        if seconds >= size and len(said) < parts:
+            said.append(_plural(seconds // size, unit))
+            seconds %= size
+        elif said:
+            break  # `1 day 5 seconds` is never said: units stay next to each other
+    return sign + (" ".join(said) or "0 seconds")

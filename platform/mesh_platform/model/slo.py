@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mesh_platform.model.contracts.model import DERIVED_FROM, Contract
+from mesh_platform.model.durations import format_duration, format_elapsed
 from mesh_platform.model.errors import ContractError
 
 MEASURED = ("freshness", "latency", "frequency", "availability")
@@ -53,7 +54,7 @@ class Objective:
 
     @property
     def target(self) -> str:
-        return f">= {self.percent:g}%" if self.percent is not None else f"<= {duration_text(self.limit)}"
+        return f">= {self.percent:g}%" if self.percent is not None else f"<= {format_duration(self.limit)}"
 
 
 @dataclass(frozen=True)
@@ -66,22 +67,6 @@ class Measurement:
     measured: str
     value: float | None
     summary: str
-
-
-def duration_text(delta: dt.timedelta | None) -> str:
-    """`1 d`, `2 d 3 h`, `45 min`, `12 s`: one way to show a duration everywhere."""
-    if delta is None:
-        return "unknown"
-    seconds = int(delta.total_seconds())
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            parts.append(f"{seconds // size} {unit}")
-            seconds %= size
-    if seconds or not parts:
-        parts.append(f"{seconds} s")
-    return sign + " ".join(parts[:2])
 
 
 def _availability_percent(contract: Contract, index: int, value, unit) -> float:
@@ -131,8 +116,8 @@ def as_time(value) -> dt.datetime | None:
 def _over(objective: Objective, measured: dt.timedelta, what: str) -> Measurement:
     passed = measured <= objective.limit
     verb = "within" if passed else "breaches"
-    return Measurement(objective, passed, duration_text(measured), measured.total_seconds(),
-                       f"{what} {duration_text(measured)} {verb} the {objective.property} SLA of {duration_text(objective.limit)}")
+    return Measurement(objective, passed, format_elapsed(measured), measured.total_seconds(),
+                       f"{what} {format_elapsed(measured)} {verb} the {objective.property} SLA of {format_duration(objective.limit)}")
 
 
 def unmeasurable(objective: Objective, why: str) -> Measurement:

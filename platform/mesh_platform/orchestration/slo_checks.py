@@ -26,7 +26,7 @@ import dagster as dg
 from mesh_platform.model.descriptor import Domain, Product
 from mesh_platform.model.redaction import without_values
 from mesh_platform.model.slo import (
-    AVAILABILITY_WINDOW, Measurement, Objective, slo_check_name, measure_availability, measure_freshness, measure_frequency,
+    AVAILABILITY_WINDOW, MEASURED, Measurement, Objective, slo_check_name, measure_availability, measure_freshness, measure_frequency,
     measure_latency, objectives, unmeasurable,
 )
 from mesh_platform.orchestration.automation import record_alert
@@ -241,3 +241,19 @@ def slo_state(instance: dg.DagsterInstance, product: Product) -> list[SloState]:
         states.append(SloState(name, record.evaluation.passed, meta.get("measured"), meta.get("target"), meta.get("summary"),
                                dt.datetime.fromtimestamp(record.event.timestamp, dt.timezone.utc)))
     return states
+
+
+def latest_slo_evaluations(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[SloState]:
+    """The latest evaluation of every SLO check recorded for the asset `key`, whatever its contract
+    declares today (an SLA dropped since still shows its last verdict), read per check key so that
+    newer evaluations of other checks never hide one."""
+    found = []
+    for name in (slo_check_name(p) for p in MEASURED):
+        record = _latest_evaluation(instance, dg.AssetCheckKey(key, name))
+        if record is not None:
+            meta = {k: v.value for k, v in record.evaluation.metadata.items()}
+            found.append(SloState(name, record.evaluation.passed, meta.get("measured"), meta.get("target"),
+                                  record.evaluation.description or meta.get("summary"),
+                                  dt.datetime.fromtimestamp(record.event.timestamp, dt.timezone.utc)))
+    return found
+

@@ -26,4 +26,12 @@ def alert_webhook() -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
         raise MeshError(f"{ALERT_WEBHOOK_ENV} must be an http(s) URL with a host; found {shown} (the URL is not shown: it may hold a secret)")
+    # urllib cannot send a user:password@ and fails naming it in its error, so it is refused here.
+    if "@" in parts.netloc:
+        raise MeshError(f"{ALERT_WEBHOOK_ENV} must not carry a user or password before the host (user:password@); "
+                        "put the secret in the URL's path or query, as Slack's incoming webhooks do (the URL is not shown)")
+    try:
+        parts.port  # noqa: B018 (a port that is not a number raises here, naming it)
+    except ValueError:
+        raise MeshError(f"{ALERT_WEBHOOK_ENV} has a port that is not a number (the URL is not shown: it may hold a secret)") from None
     return raw

@@ -61,6 +61,8 @@ def post(url: str, body: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_SEC
         reason = getattr(exc, "reason", exc)
         kind = "timed out" if isinstance(reason, TimeoutError) or "timed out" in str(reason) else f"failed ({type(reason).__name__})"
         return f"the webhook {kind}"
+    except Exception as exc:  # noqa: BLE001 (http.client's InvalidURL and kin quote the URL: only their kind is said)
+        return f"the webhook failed ({type(exc).__name__})"
 
 
 def notify(text: str, fields: Mapping[str, Any]) -> bool:

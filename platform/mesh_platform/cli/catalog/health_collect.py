@@ -1,9 +1,10 @@
 """The mesh's health, gathered: each product's port and checks (the catalog's own collection),
 its SLO checks and its domain's runs from the Dagster instance, judged by health_state.
 
-Only reads. Stale reads are computed from the ports' commit times and the declared inputs: the
-governed reads are not recorded per consumer on this branch, so "reads stale data" means what
-the consumer was built from, not what it last queried.
+Only reads. Stale reads are computed from the ports' commit times and the declared inputs: "reads
+stale data" means a consumer was built from an input older than the input's latest publish (or a
+stale input), which holds for every consumer, Python or dbt, whether or not its reads were recorded
+(runtime/usage.py records who read which version; `mesh impact` shows them).
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from pathlib import Path
 
 from mesh_platform.cli.catalog.entries import STALE, CatalogEntry, collect, format_window
 from mesh_platform.cli.catalog.health_state import (
-    SLO_PREFIX, DomainJudgement, Finding, InputFact, RunFact, SloFact, hours_text, check_findings, domain_of_run,
+    DomainJudgement, Finding, InputFact, RunFact, SloFact, hours_text, check_findings, domain_of_run,
     failed_since, freshness_findings, judge_domain, run_findings, slo_findings, stale_read_findings, state_of, worst,
 )
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.settings import dagster_home, instance_storage
 
-# How far back the instance is read: the newest runs and check evaluations, enough for many
-# builds of a large mesh without reading a long history on every call.
-RUN_SCAN, CHECK_SCAN = 500, 5000
+# Runs are read newest first, a page at a time, until the window is covered and every domain has a
+# latest run: the SLO and vacuum schedules add ~300 runs a day that belong to no publish, so a fixed
+# count of newest runs would lose a domain's failed publish within two days. MAX_PAGES bounds a
+# domain that never ran in a long history.
+RUN_PAGE, MAX_PAGES = 500, 20
 
 
 @dataclass
@@ -102,36 +105,45 @@ def _has_history(root: Path) -> bool:
     return not (instance_storage() == "sqlite" and not (dagster_home(root) / "dagster.yaml").is_file())
 
 
-def instance_history(root: Path, mesh: Mesh) -> tuple[dict[str, list[RunFact]], dict[str, list[SloFact]]]:
-    """Each domain's runs (newest first) and each product's latest SLO evaluations."""
+def instance_history(root: Path, mesh: Mesh, since: dt.datetime | None = None) -> tuple[dict[str, list[RunFact]], dict[str, list[SloFact]]]:
+    """Each domain's runs (newest first, back to `since` at least) and each product's latest SLO
+    evaluations (orchestration/slo_checks.py `slo_state`, read per check key: never lost behind newer
+    evaluations of other checks)."""
     if not _has_history(root):
         return {}, {}
     import dagster as dg  # reason: Dagster (~2 s) loads only when there is run history to read
 
     from mesh_platform.orchestration.runs import instance_for  # reason: Dagster loads only when there is run history to read
+    from mesh_platform.orchestration.slo_checks import latest_slo_evaluations  # reason: as above, beside its one use
 
     domains = sorted(mesh.domains)
     products = {p.key: p.id for p in mesh.products()}
     runs: dict[str, list[RunFact]] = {}
-    slos: dict[str, dict[str, SloFact]] = {}
+    slos: dict[str, list[SloFact]] = {}
     with instance_for(root) as instance:
-        for record in instance.get_run_records(limit=RUN_SCAN):
-            run = record.dagster_run
-            keys = [tuple(k.path) for k in run.asset_selection or ()]
-            domain = domain_of_run(run.job_name, {k[0] for k in keys if k in products}, domains)
-            if domain is None:
-                continue
-            targets = frozenset(products[k] for k in keys if k in products) or None
-            ended = dt.datetime.fromtimestamp(record.end_time, dt.timezone.utc) if record.end_time else None
-            runs.setdefault(domain, []).append(RunFact(run.run_id, run.job_name, run.status.value, ended, targets))
-        evaluations = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=CHECK_SCAN)
-        for record in evaluations:  # newest first: the first evaluation of a check is its latest
-            evaluation = record.event_log_entry.dagster_event.event_specific_data
-            product_id = products.get(tuple(evaluation.asset_key.path))
-            if product_id is None or not evaluation.check_name.startswith(SLO_PREFIX):
-                continue
-            slos.setdefault(product_id, {}).setdefault(evaluation.check_name, SloFact(evaluation.check_name, evaluation.passed, evaluation.description))
-    return runs, {pid: sorted(found.values(), key=lambda s: s.check) for pid, found in slos.items()}
+        cursor = None
+        for _ in range(MAX_PAGES):
+            page = instance.get_run_records(limit=RUN_PAGE, cursor=cursor)
+            for record in page:
+                run = record.dagster_run
+                keys = [tuple(k.path) for k in run.asset_selection or ()]
+                domain = domain_of_run(run.job_name, {k[0] for k in keys if k in products}, domains)
+                if domain is None:
+                    continue
+                targets = frozenset(products[k] for k in keys if k in products) or None
+                ended = dt.datetime.fromtimestamp(record.end_time, dt.timezone.utc) if record.end_time else None
+                runs.setdefault(domain, []).append(RunFact(run.run_id, run.job_name, run.status.value, ended, targets))
+            if len(page) < RUN_PAGE:
+                break
+            cursor = page[-1].dagster_run.run_id
+            covered = since is None or page[-1].create_timestamp < since
+            if covered and all(d in runs for d in domains):
+                break
+        for product in mesh.products():
+            found = [SloFact(s.check, s.passed, s.summary) for s in latest_slo_evaluations(instance, dg.AssetKey(list(product.key)))]
+            if found:
+                slos[product.id] = sorted(found, key=lambda f: f.check)
+    return runs, slos
 
 
 def _inputs(entry: CatalogEntry, by_id: dict[str, CatalogEntry]) -> list[InputFact]:
@@ -178,5 +190,5 @@ def collect_health(root: Path, mesh: Mesh | None = None, now: dt.datetime | None
     mesh = mesh or Mesh.load(root)
     now = now or dt.datetime.now(dt.timezone.utc)
     entries = collect(root, mesh, now=now, on_product=on_product)
-    runs, slos = instance_history(root, mesh)
+    runs, slos = instance_history(root, mesh, since=now - window)
     return judge(entries, runs, slos, now, window)

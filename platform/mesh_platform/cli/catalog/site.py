@@ -112,8 +112,9 @@ def write_health(directory: Path, entries: list[CatalogEntry], mesh: Mesh, colou
     from mesh_platform.cli.catalog.health_collect import instance_history, judge  # reason: Dagster loads only when the site is written
     from mesh_platform.cli.catalog.health_page import HEALTH_PAGE, render_health  # reason: as above, beside its one use
 
-    runs, slos = instance_history(mesh.root, mesh)
-    report = judge(entries, runs, slos, dt.datetime.now(dt.timezone.utc), dt.timedelta(hours=24))
+    now, window = dt.datetime.now(dt.timezone.utc), dt.timedelta(hours=24)
+    runs, slos = instance_history(mesh.root, mesh, since=now - window)
+    report = judge(entries, runs, slos, now, window)
     path = directory / HEALTH_PAGE
     path.write_text(render_health(report, colours, generated, link=True), encoding="utf-8")
     return path
