@@ -111,10 +111,10 @@ def test_the_catalog_counts_the_checks_dagster_shows(catalog, dagster_view):
         checks = catalog[product]["checks"]
         assert len(checks["results"]) == shown["checks"], product
         assert checks["passed"] + checks["warned"] + checks["failed"] == shown["checks"], product
-        kinds = re.findall(r"(\d+) (contract rules?|policy rules?|dbt tests?)", checks["explained"])
+        kinds = re.findall(r"(\d+) (contract rules?|policy rules?|SLO checks?|dbt tests?)", checks["explained"])
         assert checks["explained"].startswith(f"{shown['checks']} checks: ") and sum(int(n) for n, _ in kinds) == shown["checks"]
-    # Dagster's extra checks, explained: the policies' run-time rules, and a dbt model's tests.
-    assert catalog["flight_operations.flights"]["checks"]["explained"] == "29 checks: 26 contract rules, 3 policy rules"
+    # Dagster's extra checks, explained: the policies' run-time rules, the measured SLAs, and a dbt model's tests.
+    assert catalog["flight_operations.flights"]["checks"]["explained"] == "31 checks: 26 contract rules, 3 policy rules, 2 SLO checks"
     assert "2 dbt tests" in catalog["fleet.aircraft"]["checks"]["explained"]
 
 

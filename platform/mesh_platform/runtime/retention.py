@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mesh_platform.model.contracts.model import Contract
 from mesh_platform.model.descriptor import Product
+from mesh_platform.model.durations import format_duration
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.runtime.ports import delta_history
 from mesh_platform.runtime.ports.history import RETENTION_MARKER, commit_time, horizon, options
@@ -91,9 +92,12 @@ def vacuum_port(
 
 
 def declared_retention(contract: Contract) -> str:
-    """The retention as the contract writes it (`30 d`), for messages; "none" without one."""
-    sla = next((s for s in contract.odcs.slaProperties or [] if s.property == "retention"), None)
-    return f"{sla.value:g} {sla.unit}" if sla is not None else "none"
+    """The retention in the words every view of the mesh uses for an SLA (`30 days`, model/durations.py),
+    for messages; "none" without one."""
+    sla = contract.service_level("retention")
+    if sla is None:
+        return "none"
+    return format_duration(sla.window) if sla.window else f"{sla.value} {sla.unit}"
 
 
 def vacuum_mesh(

@@ -33,7 +33,7 @@ from mesh_platform.runtime.impersonation import record
 from mesh_platform.runtime.ports import faults
 from mesh_platform.runtime.ports.store import port_store
 from mesh_platform.runtime.quality.compile import quote
-from mesh_platform.runtime.reading import PortRead, arrow_relation, native_location, plan_read
+from mesh_platform.runtime.reading import LifecycleRefusal, PortRead, arrow_relation, native_location, plan_read
 from mesh_platform.runtime.settings import storage_is_remote
 from mesh_platform.runtime.usage import VIA_SQL, record_read
 
@@ -116,7 +116,7 @@ class SqlSession:
         except PublishError:  # never published: nothing to show yet
             self.unpublished.append(product.id)
             return None
-        except AccessDenied as exc:  # its contract's status refuses the domain (model/lifecycle.py)
+        except LifecycleRefusal as exc:  # its contract's status refuses the domain, every major (model/lifecycle.py)
             self.refused[product.id] = str(exc)
             return None
 

@@ -4,7 +4,7 @@ Every governed read records itself once (a Python input per step, a dbt project'
 dbt process, a `mesh sql` query per product it names): one tiny JSON object, written by the
 reader, as the reader's own storage identity, into the product's own folder:
 
-    <owner>/<product>/usage/<reader domain>/<UTC time>-<random>.json
+    <owner>/<product>/usage/<reader domain>/<UTC time>-<way>-<random>.json
 
 A reader may write only its own subfolder there (model/storage_grants.py `usage_prefix`), and the
 owner lists and reads the whole folder, which lies in its own domain's: on an object store the
@@ -34,6 +34,9 @@ LOG = logging.getLogger("mesh.usage")
 PUBLIC_READER = "_public"  # the folder of a session without a domain (no domain can be named so)
 VIA_PYTHON, VIA_DBT, VIA_SQL = "python input", "dbt source", "mesh sql"
 _STAMP = "%Y%m%dT%H%M%S%fZ"  # record names sort by time
+# The way of reading is in the name too, so the newest read of each reader *and way* is found from
+# the listing alone: an operator's many `mesh sql` queries never hide the dbt project reading it.
+_WAY = {VIA_PYTHON: "python", VIA_DBT: "dbt", VIA_SQL: "sql"}
 CLOCK_SKEW = dt.timedelta(minutes=5)  # how far ahead of the reading clock a writer's clock may be
 
 
@@ -69,7 +72,7 @@ def record_read(plan, via: str, consumer: str, version: int | None = None, now: 
     reader = plan.reader.domain or PUBLIC_READER
     record = UsageRecord(plan.product.id, plan.major, version if version is not None else plan.version, reader,
                          plan.reader.how, consumer, via, now or dt.datetime.now(dt.timezone.utc))
-    name = f"{record.at.astimezone(dt.timezone.utc).strftime(_STAMP)}-{uuid.uuid4().hex[:8]}.json"
+    name = f"{record.at.astimezone(dt.timezone.utc).strftime(_STAMP)}-{_WAY.get(via, 'other')}-{uuid.uuid4().hex[:8]}.json"
     key = f"{usage_folder(plan.product.domain, plan.product.name, reader)}/{name}"
     try:
         write_object(plan.store, key, json.dumps(record.to_dict(), sort_keys=True).encode())
@@ -86,6 +89,12 @@ def _parse(data: bytes) -> UsageRecord | None:
         return UsageRecord(**raw)
     except (ValueError, TypeError, KeyError):
         return None  # not a record this platform wrote: skipped, never trusted
+
+
+def _way(key: str) -> str:
+    """The way of reading a record's name says (empty for a name without one)."""
+    parts = key.rsplit("/", 1)[-1].split("-")
+    return parts[1] if len(parts) == 3 else ""
 
 
 def _stamp(key: str) -> dt.datetime | None:
@@ -113,9 +122,9 @@ def recent_reads(
     latest = (now or dt.datetime.now(dt.timezone.utc)) + CLOCK_SKEW
     stamped = [(when, key) for key in list_objects(store, usage_folder(domain, name)) if (when := _stamp(key)) is not None]
     stamped = [(when, key) for when, key in stamped if when <= latest and (since is None or when >= since)]
-    by_reader: dict[str, list[tuple[dt.datetime, str]]] = {}
+    by_reader: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {}  # (reader, way) -> its records, newest first
     for when, key in sorted(stamped, reverse=True):
-        by_reader.setdefault(key.split("/")[-2], []).append((when, key))
+        by_reader.setdefault((key.split("/")[-2], _way(key)), []).append((when, key))
 
     def valid(when: dt.datetime, key: str) -> UsageRecord | None:
         data = read_object(store, key)
@@ -124,11 +133,13 @@ def recent_reads(
         # and when its name tells the time it holds.
         if parsed is None or parsed.product != product or parsed.reader != key.split("/")[-2]:
             return None
+        if _way(key) and _WAY.get(parsed.via, "other") != _way(key):
+            return None  # the name says another way of reading than the record
         at = parsed.at if parsed.at.tzinfo else parsed.at.replace(tzinfo=dt.timezone.utc)
         return parsed if at.astimezone(dt.timezone.utc) == when else None
 
     records: dict[str, UsageRecord] = {}
-    # First the newest valid record of each reader (newest readers first), then the rest.
+    # First the newest valid record of each reader and way (newest first), then the rest.
     for candidates in sorted(by_reader.values(), reverse=True):
         for when, key in candidates:
             if len(records) >= limit:

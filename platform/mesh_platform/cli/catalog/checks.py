@@ -19,10 +19,11 @@ from mesh_platform.model.descriptor import Product
 from mesh_platform.model.errors import MeshError
 from mesh_platform.model.mesh import Mesh
 from mesh_platform.model.rules import rules_for
+from mesh_platform.model.slo import CHECK_PREFIX
 from mesh_platform.runtime.settings import dagster_home, instance_storage
 
 UNKNOWN = "unknown"
-CONTRACT, POLICY, DBT, OTHER = "contract rules", "policy rules", "dbt tests", "other checks"
+CONTRACT, POLICY, SLO, DBT, OTHER = "contract rules", "policy rules", "SLO checks", "dbt tests", "other checks"
 
 
 @dataclass
@@ -64,8 +65,16 @@ def check_kinds(product: Product, names: Iterable[str], policy_rules: Iterable[s
     contract = {rule.name for rule in rules_for(product.contract)}
     policies = set(policy_rules)
     rest = DBT if dbt else OTHER
-    counted = Counter(CONTRACT if n in contract else POLICY if n in policies else rest for n in names)
-    return {kind: counted[kind] for kind in (CONTRACT, POLICY, rest) if counted[kind]}
+
+    def kind(name: str) -> str:
+        if name in contract:
+            return CONTRACT
+        if name in policies:
+            return POLICY
+        return SLO if name.startswith(CHECK_PREFIX) else rest
+
+    counted = Counter(kind(n) for n in names)
+    return {k: counted[k] for k in (CONTRACT, POLICY, SLO, rest) if counted[k]}
 
 
 def check_states(root: Path, products: Iterable[Product], mesh: Mesh | None = None) -> dict[str, CheckState]:
