@@ -12,16 +12,12 @@ verdict, so a project that does not compile is compiled again on the next load.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import json
 import os
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +25,7 @@ import yaml
 
 from mesh_platform.model.descriptor import Domain
 from mesh_platform.model.errors import MeshError
+from mesh_platform.runtime.dbt_tools import dbt_executable, target_lock
 from mesh_platform.runtime.engines import engine_for
 
 COMPILED_FILE = "mesh_compiled.json"
@@ -56,7 +53,7 @@ def compiled_models(root: Path, domain: Domain) -> dict[str, CompiledModel]:
     target = project_dir / "target"
     cache = target / COMPILED_FILE
     fingerprint = _fingerprint(project_dir)
-    with _lock(target):
+    with target_lock(target, "compile"):
         try:
             stored = json.loads(cache.read_text())
         except (OSError, ValueError):
@@ -79,7 +76,7 @@ def _compile(project_dir: Path, domain: Domain) -> dict:
         Path(folder, "profiles.yml").write_text(yaml.safe_dump(profile))
         try:
             completed = subprocess.run(
-                [_dbt(), "compile", "--project-dir", str(project_dir), "--profiles-dir", folder, "--target-path", f"{folder}/target",
+                [dbt_executable(), "compile", "--project-dir", str(project_dir), "--profiles-dir", folder, "--target-path", f"{folder}/target",
                  "--log-format", "text", "--no-partial-parse"],
                 capture_output=True, text=True, cwd=project_dir, timeout=COMPILE_TIMEOUT_SECONDS,
                 env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
@@ -109,11 +106,6 @@ def _compile(project_dir: Path, domain: Domain) -> dict:
     return models
 
 
-def _dbt() -> str:
-    beside = Path(sys.executable).with_name("dbt")  # the dbt of this environment, activated or not
-    return str(beside) if beside.exists() else "dbt"
-
-
 def _fingerprint(project_dir: Path) -> str:
     """The compile's inputs: every project file's relative path and contents (an mtime misses an edit
     that keeps it, e.g. a checkout or a copy), and the versions of dbt-core and of the platform
@@ -134,15 +126,3 @@ def _version(package: str) -> str:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return "none"
-
-
-@contextlib.contextmanager
-def _lock(target: Path) -> Iterator[None]:
-    # A webserver and a daemon load a location at once: one compiles, the other then finds it fresh.
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".mesh_compile.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -8,16 +8,13 @@ domain's models are built and where the ports live.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +24,7 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from mesh_platform.model.errors import DescriptorError
+from mesh_platform.runtime.dbt_tools import dbt_executable, target_lock
 from mesh_platform.runtime.engines import ComputeEngine, DuckDBEngine
 
 PROFILE_NAME = "mesh"
@@ -53,12 +51,6 @@ class MeshDbtCli(DbtCliResource):
         return None
 
 
-def dbt_executable() -> str:
-    """dbt from the running interpreter's environment, so an un-activated venv works too."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
-
-
 def write_profile(folder: Path, engine: ComputeEngine, *, project_root: Path, domain: str) -> Path:
     """Write the profile `mesh` of the domain's dbt runs into `folder` (dbt's --profiles-dir)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,17 +58,6 @@ def write_profile(folder: Path, engine: ComputeEngine, *, project_root: Path, do
     path = folder / "profiles.yml"
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
-
-
-@contextlib.contextmanager
-def _parse_lock(target: Path) -> Iterator[None]:
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".mesh_parse.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -116,7 +97,7 @@ class DomainDbtProject:
             return self.manifest_path
         # The webserver and the daemon load the same location at once: one parses, the other
         # waits and then finds the manifest fresh.
-        with _parse_lock(self.project_dir / "target"):
+        with target_lock(self.project_dir / "target", "parse"):
             if not (self.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint):
                 self._parse(stamp, fingerprint)
         return self.manifest_path
