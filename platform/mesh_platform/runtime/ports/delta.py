@@ -61,6 +61,21 @@ def _local(uri: str) -> Path | None:
     return None if "://" in uri and not uri.startswith("file://") else Path(uri.removeprefix("file://")).resolve()
 
 
+def write_whole(uri: str, storage_options: dict[str, str], data: bytes) -> None:
+    """Write `data` at `uri` so that a reader never finds half of it: one PUT on an object store;
+    on disk, written beside and renamed over. (Registry entries and usage records.)"""
+    local = _local(uri)
+    if local is None:
+        filesystem, path = _filesystem(uri, storage_options)
+        with filesystem.open_output_stream(path) as out:
+            out.write(data)
+        return
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.with_name(f".{local.name}.{staging.stage_name()}")
+    partial.write_bytes(data)
+    partial.replace(local)
+
+
 def _filesystem(uri: str, storage_options: Mapping[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
     """The port's folder (or any folder of the store) as pyarrow sees it, and its path there.
     On an object store, a filesystem built from the store's own options: the acting identity's
@@ -522,17 +537,7 @@ class DeltaPortStore:
     def write_entry_file(self, domain: str, product: str, name: str, data: bytes) -> None:
         uri = registry_uri(self.root, domain, product, name)
         with self._faults(uri):
-            filesystem, path = _filesystem(uri, self.storage_options)
-            local = _local(uri)
-            if local is None:  # one PUT: an object appears whole or not at all
-                with filesystem.open_output_stream(path) as out:
-                    out.write(data)
-                return
-            # On disk: written beside, then renamed over, so a reader never opens half a file.
-            local.parent.mkdir(parents=True, exist_ok=True)
-            partial = local.with_name(f".{local.name}.{staging.stage_name()}")
-            partial.write_bytes(data)
-            partial.replace(local)
+            write_whole(uri, self.storage_options, data)
 
     def read_entry_file(self, domain: str, product: str, name: str) -> bytes | None:
         uri = registry_uri(self.root, domain, product, name)

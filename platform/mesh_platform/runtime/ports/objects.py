@@ -9,7 +9,6 @@ store itself refuses what the storage grants refuse (model/storage_grants.py).
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -42,18 +41,10 @@ def _fault(store: PortStore, exc: Exception, uri: str) -> Exception:
 def write_object(store: PortStore, key: str, data: bytes) -> None:
     """Write `data` at `key` whole: a reader never finds half an object."""
     uri = _uri(store, key)
-    _filesystem, _local = _seam()
+    from mesh_platform.runtime.ports.delta import write_whole  # reason: deltalake loads when a record is touched, not at location load (issue 12)
+
     try:
-        local = _local(uri)
-        if local is None:  # one PUT: an object appears whole or not at all
-            filesystem, path = _filesystem(uri, store.storage_options)
-            with filesystem.open_output_stream(path) as out:
-                out.write(data)
-            return
-        local.parent.mkdir(parents=True, exist_ok=True)
-        partial = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
-        partial.write_bytes(data)
-        partial.replace(local)
+        write_whole(uri, store.storage_options, data)
     except Exception as exc:
         raise _fault(store, exc, uri) from None
 
